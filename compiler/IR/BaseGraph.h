@@ -1,0 +1,161 @@
+//===- BaseGraph.h - the checked blueprint: base graphs and lift specs ----===//
+//
+// What Sema produces and every later stage consumes. Everything is evaluated
+// and flattened: no parameters, loops, families or instances remain.
+// Invariants (established by Sema, relied upon downstream):
+//  - vertex names are unique; edges reference valid vertex indices;
+//  - the graph is acyclic; every non-input vertex has an incoming edge;
+//    input vertices have none; every output is reachable from an input;
+//  - diag/skip edges join vertices of equal dimension; edges sharing a
+//    weight group have the same map kind and shape;
+//  - a LiftSpec has one entry per vertex in `copies` (>= 1, 1 for inputs)
+//    and one per edge in `edges`, with degrees <= the source fiber size.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RSLC_IR_BASEGRAPH_H
+#define RSLC_IR_BASEGRAPH_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/SMLoc.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rslc {
+
+enum class Role { Input, Hidden, Output };
+enum class Activation { Identity, Relu, LeakyRelu, Tanh, Sigmoid, Gelu, Softplus, Silu };
+/// How a vertex combines its incoming pre-activations.
+enum class Aggregation { Sum, Prod };
+/// The edge map M_e : W_e x Y_u -> Z_e.
+enum class MapKind {
+  Linear, ///< z = W y, W in R^{d_v x d_u}
+  Diag,   ///< z = w * y elementwise, w in R^{d}; needs d_u == d_v
+  Skip,   ///< z = y, no weight; needs d_u == d_v
+};
+enum class LiftKind {
+  Full,     ///< every copy of u feeds every copy of v
+  Degree,   ///< each copy of v draws `degree` distinct copies of u
+  Prob,     ///< each pair (copy of u, copy of v) kept with probability p
+  Diagonal, ///< copy i of u feeds copy i of v; needs equal fiber sizes
+};
+enum class Readout { Mean, Sqrt, Sum };
+enum class InitLaw { Normal, Uniform };
+
+// Keyword tables, shared by Sema (parsing words) and the printers.
+llvm::StringRef roleName(Role r);
+llvm::StringRef activationName(Activation a);
+llvm::StringRef aggregationName(Aggregation a);
+llvm::StringRef mapKindName(MapKind m);
+llvm::StringRef liftKindName(LiftKind k);
+llvm::StringRef readoutName(Readout r);
+llvm::StringRef initLawName(InitLaw l);
+std::optional<Activation> parseActivation(llvm::StringRef s);
+std::optional<MapKind> parseMapKind(llvm::StringRef s);
+std::optional<Readout> parseReadout(llvm::StringRef s);
+std::optional<InitLaw> parseInitLaw(llvm::StringRef s);
+std::vector<llvm::StringRef> activationNames();
+std::vector<llvm::StringRef> mapKindNames();
+std::vector<llvm::StringRef> readoutNames();
+std::vector<llvm::StringRef> initLawNames();
+
+struct BaseVertex {
+  std::string name;
+  Role role = Role::Hidden;
+  int64_t dim = 1;
+  Activation act = Activation::Identity;
+  bool bias = true;
+  Aggregation agg = Aggregation::Sum;
+  llvm::SMLoc loc;
+};
+
+struct BaseEdge {
+  unsigned src = 0, dst = 0;
+  MapKind map = MapKind::Linear;
+  std::string share; ///< weight group name; empty: own weights
+  llvm::SMLoc loc;
+};
+
+/// A perceptron module: a DAG of vertices with fiber dimensions and maps.
+struct BaseGraph {
+  std::string name;
+  llvm::SMLoc loc;
+  std::vector<BaseVertex> vertices;
+  std::vector<BaseEdge> edges;
+  llvm::StringMap<unsigned> index; ///< vertex name -> position
+  llvm::DenseMap<std::pair<unsigned, unsigned>, unsigned> edgeIndex;
+
+  /// Adds a vertex; false if the name is taken.
+  bool addVertex(BaseVertex v);
+  /// Adds an edge; false if the same (src, dst) edge exists.
+  bool addEdge(BaseEdge e);
+
+  std::optional<unsigned> find(llvm::StringRef name) const {
+    auto it = index.find(name);
+    if (it == index.end())
+      return std::nullopt;
+    return it->second;
+  }
+  std::optional<unsigned> findEdge(unsigned src, unsigned dst) const {
+    auto it = edgeIndex.find({src, dst});
+    if (it == edgeIndex.end())
+      return std::nullopt;
+    return it->second;
+  }
+  /// Vertices in a topological order (valid once Sema accepted the graph).
+  std::vector<unsigned> topologicalOrder() const;
+};
+
+struct EdgeLift {
+  LiftKind kind = LiftKind::Full;
+  int64_t degree = 0; ///< for LiftKind::Degree
+  double prob = 0;    ///< for LiftKind::Prob
+  llvm::SMLoc loc;
+};
+
+/// A lift of one module: fiber sizes, per-edge lift kinds, readout, init, seed.
+struct LiftSpec {
+  std::string name;
+  llvm::SMLoc loc;
+  unsigned module = 0;         ///< index into CheckedProgram::modules
+  std::vector<int64_t> copies; ///< per base vertex
+  std::vector<EdgeLift> edges; ///< per base edge
+  Readout readout = Readout::Mean;
+  InitLaw init = InitLaw::Normal;
+  double initScale = 1.0;
+  uint64_t seed = 0;
+};
+
+/// A compile-time number: parameters, loop variables, sizes.
+struct Number {
+  bool isInt = true;
+  int64_t i = 0;
+  double f = 0;
+  static Number integer(int64_t v) { return {true, v, 0}; }
+  static Number real(double v) { return {false, 0, v}; }
+  double asDouble() const { return isInt ? double(i) : f; }
+  /// Shortest text that reads back to the same value (floats keep a '.').
+  std::string str() const;
+};
+
+struct ParamValue {
+  std::string name;
+  Number value;
+  bool overridden = false; ///< set by -D
+};
+
+struct CheckedProgram {
+  std::vector<ParamValue> params;
+  std::vector<std::unique_ptr<BaseGraph>> modules;
+  std::vector<LiftSpec> lifts;
+};
+
+} // namespace rslc
+
+#endif

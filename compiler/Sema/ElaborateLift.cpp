@@ -1,0 +1,382 @@
+//===- ElaborateLift.cpp - lift declarations to LiftSpecs -----------------===//
+//
+// `size` and `edges` statements apply in order, the later one winning; the
+// default `edges: KIND;` applies to every edge no specific statement set.
+// Defaults: size 1, lift kind full, readout mean, init normal(scale = 1),
+// seed 0.
+//
+//===----------------------------------------------------------------------===//
+#include "Sema/Sema.h"
+
+#include "llvm/ADT/StringSet.h"
+
+using namespace llvm;
+using namespace rslc::ast;
+
+namespace rslc {
+
+namespace {
+
+class LiftElaborator {
+public:
+  LiftElaborator(const Scope &globals, CheckedProgram &out, DiagEngine &diags)
+      : globals(globals), out(out), diags(diags), ev(diags) {}
+
+  void lift(const LiftDecl &d) {
+    auto [prev, fresh] = names.try_emplace(d.name, d.loc);
+    if (!fresh) {
+      diags.error(d.loc, "duplicate lift '" + d.name + "'");
+      diags.note(prev->second, "previous definition is here");
+      return;
+    }
+    std::optional<unsigned> module;
+    std::vector<StringRef> moduleNames;
+    for (unsigned m = 0; m < out.modules.size(); ++m) {
+      moduleNames.push_back(out.modules[m]->name);
+      if (out.modules[m]->name == d.module)
+        module = m;
+    }
+    if (!module) {
+      std::string hint = closestMatch(d.module, moduleNames);
+      diags.error(d.moduleLoc, "lift '" + d.name + "' of undefined module '" + d.module + "'" +
+                                   (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      return;
+    }
+    const BaseGraph &g = *out.modules[*module];
+    LiftSpec spec;
+    spec.name = d.name;
+    spec.loc = d.loc;
+    spec.module = *module;
+    spec.copies.assign(g.vertices.size(), 1);
+    spec.edges.assign(g.edges.size(), EdgeLift{LiftKind::Full, 0, 0, d.loc});
+    sizeLoc.assign(g.vertices.size(), d.loc);
+    explicitEdge.assign(g.edges.size(), false);
+    std::optional<EdgeLift> defaultKind;
+    settings.clear();
+
+    unsigned before = diags.numErrors();
+    ev.walk(d.body, globals, [&](const Stmt &s, const Scope &scope) {
+      switch (s.kind) {
+      case Stmt::Kind::Size:
+        return sizeStmt(cast<SizeStmt>(s), scope, g, spec);
+      case Stmt::Kind::Edges: {
+        const auto &es = cast<EdgesStmt>(s);
+        auto kind = liftKind(es.kind, scope);
+        if (!kind)
+          return;
+        if (es.chain.empty()) {
+          if (!once("edges:", s.loc, "default edge lift"))
+            defaultKind = kind;
+          return;
+        }
+        for (unsigned e : selectEdges(es, scope, g)) {
+          spec.edges[e] = *kind;
+          explicitEdge[e] = true;
+        }
+        return;
+      }
+      case Stmt::Kind::Setting:
+        return setting(cast<SettingStmt>(s), scope, spec);
+      case Stmt::Kind::Seed: {
+        if (once("seed", s.loc, "seed"))
+          return;
+        auto seed = ev.evalInt(*cast<SeedStmt>(s).value, scope, "the seed");
+        if (seed && *seed < 0)
+          diags.error(s.loc, "the seed must be non-negative, got " + Twine(*seed));
+        else if (seed)
+          spec.seed = uint64_t(*seed);
+        return;
+      }
+      default:
+        diags.error(s.loc, "vertices, edges and instances belong in a module; a lift only "
+                           "sets size, edges, readout, init and seed");
+      }
+    });
+    if (defaultKind)
+      for (unsigned e = 0; e < g.edges.size(); ++e)
+        if (!explicitEdge[e])
+          spec.edges[e] = *defaultKind;
+    if (diags.numErrors() == before)
+      validate(g, spec);
+    out.lifts.push_back(std::move(spec));
+  }
+
+private:
+  /// True (after reporting) if `key` was already set in this lift.
+  bool once(StringRef key, SMLoc loc, StringRef what) {
+    auto [it, fresh] = settings.try_emplace(key, loc);
+    if (fresh)
+      return false;
+    diags.error(loc, "the " + what + " is set twice in this lift");
+    diags.note(it->second, "first set here");
+    return true;
+  }
+
+  std::optional<std::vector<unsigned>> resolve(const RefList &refs, const Scope &scope,
+                                               const BaseGraph &g) {
+    std::vector<unsigned> out;
+    bool ok = true;
+    for (const Ref &r : refs) {
+      auto names = ev.expand(r, scope);
+      if (!names) {
+        ok = false;
+        continue;
+      }
+      for (const ExpandedRef &n : *names) {
+        if (auto v = g.find(n.name)) {
+          out.push_back(*v);
+        } else {
+          diags.error(n.loc, "undefined vertex '" + n.name + "' in module '" + g.name + "'");
+          ok = false;
+        }
+      }
+    }
+    if (!ok)
+      return std::nullopt;
+    return out;
+  }
+
+  void sizeStmt(const SizeStmt &s, const Scope &scope, const BaseGraph &g, LiftSpec &spec) {
+    auto size = ev.evalInt(*s.size, scope, "a lift size");
+    auto vertices = resolve(s.refs, scope, g);
+    if (!size || !vertices)
+      return;
+    if (*size <= 0) {
+      diags.error(s.size->loc, "lift size must be positive, got " + Twine(*size));
+      return;
+    }
+    for (unsigned v : *vertices) {
+      if (g.vertices[v].role == Role::Input && *size != 1) {
+        diags.error(s.refs.front().loc, "input vertex '" + g.vertices[v].name +
+                                            "' receives data and is not lifted: its size "
+                                            "must be 1, got " + Twine(*size));
+        continue;
+      }
+      spec.copies[v] = *size;
+      sizeLoc[v] = s.size->loc;
+    }
+  }
+
+  /// The base edges from any vertex of one list to any of the next.
+  std::vector<unsigned> selectEdges(const EdgesStmt &s, const Scope &scope,
+                                    const BaseGraph &g) {
+    std::vector<unsigned> edges;
+    for (size_t k = 0; k + 1 < s.chain.size(); ++k) {
+      auto srcs = resolve(s.chain[k], scope, g), dsts = resolve(s.chain[k + 1], scope, g);
+      if (!srcs || !dsts)
+        continue;
+      size_t found = 0;
+      for (unsigned u : *srcs)
+        for (unsigned v : *dsts)
+          if (auto e = g.findEdge(u, v)) {
+            edges.push_back(*e);
+            ++found;
+          }
+      if (!found)
+        diags.error(s.chain[k + 1].front().loc,
+                    "no edge of module '" + g.name + "' goes from '" +
+                        g.vertices[srcs->front()].name + "'" +
+                        (srcs->size() > 1 ? " (or the rest of that list)" : "") + " to '" +
+                        g.vertices[dsts->front()].name + "'" +
+                        (dsts->size() > 1 ? " (or the rest of that list)" : ""));
+    }
+    return edges;
+  }
+
+  /// Named arguments of a call; reports unknown, duplicate and positional ones.
+  std::optional<StringMap<Number>> args(const Call &c, const Scope &scope,
+                                        ArrayRef<StringRef> allowed) {
+    StringMap<Number> out;
+    bool ok = true;
+    for (const Arg &a : c.args) {
+      if (a.name.empty()) {
+        diags.error(a.loc, "arguments of '" + c.name + "' are named: write " +
+                               (allowed.empty() ? c.name : c.name + "(" + allowed[0] + " = ...)"));
+        ok = false;
+        continue;
+      }
+      if (!is_contained(allowed, a.name)) {
+        std::string list;
+        for (StringRef s : allowed)
+          list += (list.empty() ? "" : ", ") + s.str();
+        diags.error(a.loc, "'" + c.name + "' has no argument '" + a.name + "'" +
+                               (list.empty() ? " (it takes none)" : " (arguments: " + list + ")"));
+        ok = false;
+        continue;
+      }
+      auto v = ev.eval(*a.value, scope);
+      if (!v) {
+        ok = false;
+        continue;
+      }
+      if (!out.try_emplace(a.name, *v).second) {
+        diags.error(a.loc, "argument '" + a.name + "' given twice");
+        ok = false;
+      }
+    }
+    if (!ok)
+      return std::nullopt;
+    return out;
+  }
+
+  std::optional<EdgeLift> liftKind(const Call &c, const Scope &scope) {
+    EdgeLift k;
+    k.loc = c.loc;
+    if (c.name == "full" || c.name == "diagonal") {
+      if (!args(c, scope, {}))
+        return std::nullopt;
+      k.kind = c.name == "full" ? LiftKind::Full : LiftKind::Diagonal;
+      return k;
+    }
+    if (c.name != "sparse") {
+      std::string hint = closestMatch(c.name, {"full", "sparse", "diagonal"});
+      diags.error(c.loc, "unknown lift kind '" + c.name + "'" +
+                             (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                             " (kinds: full, sparse(degree = K), sparse(prob = P), diagonal)");
+      return std::nullopt;
+    }
+    auto a = args(c, scope, {"degree", "prob"});
+    if (!a)
+      return std::nullopt;
+    if (a->size() != 1) {
+      diags.error(c.loc, "sparse needs exactly one of 'degree' (edges per copy) or 'prob' "
+                         "(probability per edge)");
+      return std::nullopt;
+    }
+    if (a->count("degree")) {
+      Number d = a->lookup("degree");
+      if (!d.isInt || d.i <= 0) {
+        diags.error(c.loc, "sparse degree must be a positive integer, got " + d.str());
+        return std::nullopt;
+      }
+      k.kind = LiftKind::Degree;
+      k.degree = d.i;
+      return k;
+    }
+    double p = a->lookup("prob").asDouble();
+    if (!(p > 0 && p <= 1)) {
+      diags.error(c.loc, "sparse probability must be in (0, 1], got " +
+                             a->lookup("prob").str());
+      return std::nullopt;
+    }
+    k.kind = LiftKind::Prob;
+    k.prob = p;
+    return k;
+  }
+
+  void setting(const SettingStmt &s, const Scope &scope, LiftSpec &spec) {
+    const Call &c = s.value;
+    if (s.key == SettingStmt::Key::Readout) {
+      if (once("readout", s.loc, "readout"))
+        return;
+      auto r = parseReadout(c.name);
+      if (!r) {
+        std::string hint = closestMatch(c.name, readoutNames());
+        diags.error(c.loc, "unknown readout '" + c.name + "'" +
+                               (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                               " (readouts: mean, sqrt, sum)");
+        return;
+      }
+      if (args(c, scope, {}))
+        spec.readout = *r;
+      return;
+    }
+    if (once("init", s.loc, "initialisation"))
+      return;
+    auto law = parseInitLaw(c.name);
+    if (!law) {
+      std::string hint = closestMatch(c.name, initLawNames());
+      diags.error(c.loc, "unknown initialisation law '" + c.name + "'" +
+                             (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                             " (laws: normal, uniform)");
+      return;
+    }
+    auto a = args(c, scope, {"scale"});
+    if (!a)
+      return;
+    spec.init = *law;
+    if (a->count("scale")) {
+      double scale = a->lookup("scale").asDouble();
+      if (!(scale > 0)) {
+        diags.error(c.loc, "init scale must be positive, got " + a->lookup("scale").str());
+        return;
+      }
+      spec.initScale = scale;
+    }
+  }
+
+  /// Rules that need the whole lift: degrees against fiber sizes, equal
+  /// fibers for diagonal lifts; and a warning when fibers shrink with depth.
+  void validate(const BaseGraph &g, const LiftSpec &spec) {
+    for (unsigned e = 0; e < g.edges.size(); ++e) {
+      const BaseEdge &be = g.edges[e];
+      const EdgeLift &k = spec.edges[e];
+      int64_t nu = spec.copies[be.src], nv = spec.copies[be.dst];
+      const std::string &u = g.vertices[be.src].name, &v = g.vertices[be.dst].name;
+      if (k.kind == LiftKind::Degree && k.degree > nu)
+        diags.error(k.loc, "sparse degree " + Twine(k.degree) + " of edge '" + u + " -> " + v +
+                               "' exceeds the " + Twine(nu) + " cop" + (nu == 1 ? "y" : "ies") +
+                               " of source vertex '" + u + "'");
+      if (k.kind == LiftKind::Diagonal && nu != nv)
+        diags.error(k.loc, "diagonal lift of edge '" + u + " -> " + v +
+                               "' needs equal fiber sizes, got " + Twine(nu) + " and " +
+                               Twine(nv));
+    }
+    // Tied edges share one weight per lifted edge, so they must be lifted alike.
+    StringMap<unsigned> firstOfGroup;
+    for (unsigned e = 0; e < g.edges.size(); ++e) {
+      const BaseEdge &be = g.edges[e];
+      if (be.share.empty())
+        continue;
+      auto [it, fresh] = firstOfGroup.try_emplace(be.share, e);
+      if (fresh)
+        continue;
+      const BaseEdge &first = g.edges[it->second];
+      const EdgeLift &a = spec.edges[e], &b = spec.edges[it->second];
+      if (a.kind != b.kind || a.degree != b.degree || a.prob != b.prob ||
+          spec.copies[be.src] != spec.copies[first.src] ||
+          spec.copies[be.dst] != spec.copies[first.dst]) {
+        diags.error(a.loc, "edges sharing weights '" + be.share + "' must be lifted alike "
+                           "(same lift kind and fiber sizes): '" + g.vertices[be.src].name +
+                           " -> " + g.vertices[be.dst].name + "' differs from '" +
+                           g.vertices[first.src].name + " -> " + g.vertices[first.dst].name +
+                           "'");
+      }
+    }
+    std::vector<bool> warned(g.vertices.size(), false);
+    for (const BaseEdge &be : g.edges) {
+      const BaseVertex &u = g.vertices[be.src], &v = g.vertices[be.dst];
+      if (u.role != Role::Hidden || v.role != Role::Hidden || warned[be.dst])
+        continue;
+      if (spec.copies[be.dst] < spec.copies[be.src]) {
+        warned[be.dst] = true;
+        diags.warning(sizeLoc[be.dst], "the fiber of '" + v.name + "' (" +
+                                           Twine(spec.copies[be.dst]) +
+                                           " copies) is smaller than that of its source '" +
+                                           u.name + "' (" + Twine(spec.copies[be.src]) +
+                                           "); lifts whose fibers shrink with depth are "
+                                           "expected to train badly");
+      }
+    }
+  }
+
+  const Scope &globals;
+  CheckedProgram &out;
+  DiagEngine &diags;
+  Evaluator ev;
+  StringMap<SMLoc> names, settings;
+  std::vector<SMLoc> sizeLoc;
+  std::vector<bool> explicitEdge;
+};
+
+} // namespace
+
+void elaborateLifts(const Program &program, const Scope &globals, CheckedProgram &out,
+                    DiagEngine &diags) {
+  LiftElaborator elaborator(globals, out, diags);
+  for (const DeclPtr &d : program.decls)
+    if (const auto *l = dyn_cast<LiftDecl>(d.get()))
+      elaborator.lift(*l);
+}
+
+} // namespace rslc

@@ -1,0 +1,322 @@
+//===- ElaborateModule.cpp - modules to flat base graphs ------------------===//
+//
+// Expands vertex families, edge chains, loops, conditionals and module
+// instances (`use m as b;`) into BaseGraphs. An instance's vertices are named
+// `b.v`; its inputs become pass-through hidden vertices (identity, no bias)
+// and its outputs ordinary hidden vertices. Shared weight groups are scoped
+// by instance (`b.w`).
+//
+//===----------------------------------------------------------------------===//
+#include "Sema/Sema.h"
+
+#include "llvm/ADT/StringSet.h"
+
+using namespace llvm;
+using namespace rslc::ast;
+
+namespace rslc {
+
+namespace {
+
+constexpr size_t maxBaseVertices = 1'000'000, maxBaseEdges = 10'000'000;
+
+class ModuleElaborator {
+public:
+  ModuleElaborator(const Program &program, const Scope &globals, CheckedProgram &out,
+                   DiagEngine &diags)
+      : globals(globals), out(out), diags(diags), ev(diags) {
+    for (const DeclPtr &d : program.decls)
+      if (const auto *m = dyn_cast<ModuleDecl>(d.get())) {
+        auto [it, fresh] = decls.try_emplace(m->name, m);
+        if (!fresh) {
+          diags.error(m->loc, "duplicate module '" + m->name + "'");
+          diags.note(it->second->loc, "previous definition is here");
+        } else {
+          order.push_back(m);
+        }
+      }
+  }
+
+  void run() {
+    for (const ModuleDecl *m : order)
+      elaborate(*m);
+    for (const ModuleDecl *m : order)
+      if (auto it = built.find(m->name); it != built.end() && it->second)
+        out.modules.push_back(std::move(it->second));
+  }
+
+private:
+  /// Elaborates a module once; null if it had errors.
+  BaseGraph *elaborate(const ModuleDecl &m) {
+    if (auto it = built.find(m.name); it != built.end())
+      return it->second.get();
+    inProgress.insert(m.name);
+    auto g = std::make_unique<BaseGraph>();
+    g->name = m.name;
+    g->loc = m.loc;
+    unsigned before = diags.numErrors();
+    ev.walk(m.body, globals, [&](const Stmt &s, const Scope &scope) { stmt(s, scope, *g); });
+    inProgress.erase(m.name);
+    if (diags.numErrors() != before)
+      g.reset();
+    return (built[m.name] = std::move(g)).get();
+  }
+
+  void stmt(const Stmt &s, const Scope &scope, BaseGraph &g) {
+    if (g.vertices.size() > maxBaseVertices || g.edges.size() > maxBaseEdges) {
+      if (!tooLarge.count(g.name))
+        diags.error(s.loc, "module '" + g.name + "' expands to more than " +
+                               Twine(maxBaseVertices) + " vertices or " + Twine(maxBaseEdges) +
+                               " edges; a base graph should be small (use a lift for width)");
+      tooLarge.insert(g.name);
+      return;
+    }
+    switch (s.kind) {
+    case Stmt::Kind::Vertex:
+      return vertexDecl(cast<VertexDecl>(s), scope, g);
+    case Stmt::Kind::Edge:
+      return edgeStmt(cast<EdgeStmt>(s), scope, g);
+    case Stmt::Kind::Use:
+      return useStmt(cast<UseStmt>(s), scope, g);
+    case Stmt::Kind::Size:
+    case Stmt::Kind::Edges:
+    case Stmt::Kind::Setting:
+    case Stmt::Kind::Seed:
+      diags.error(s.loc, "lift settings (size, edges, readout, init, seed) belong in a "
+                         "'lift ... of " + g.name + "' block, not in the module");
+      return;
+    case Stmt::Kind::For:
+    case Stmt::Kind::If:
+      internalError("control flow reached a leaf statement");
+    }
+  }
+
+  void vertexDecl(const VertexDecl &d, const Scope &scope, BaseGraph &g) {
+    BaseVertex proto;
+    proto.role = d.role == VertexRole::Input    ? Role::Input
+                 : d.role == VertexRole::Output ? Role::Output
+                                                : Role::Hidden;
+    proto.bias = proto.role != Role::Input;
+    bool haveDim = false, haveAct = false, haveBias = false, haveAgg = false;
+    for (const ExprPtr &a : d.attrs) {
+      const auto *word = dyn_cast<NameExpr>(a.get());
+      if (!word || scope.lookup(word->name)) { // a dimension
+        auto dim = ev.evalInt(*a, scope, "a vertex dimension");
+        if (!dim)
+          continue;
+        if (haveDim) {
+          diags.error(a->loc, "vertex dimension given twice");
+        } else if (*dim <= 0) {
+          diags.error(a->loc, "vertex dimension must be positive, got " + Twine(*dim));
+        }
+        haveDim = true;
+        proto.dim = std::max<int64_t>(*dim, 1);
+        continue;
+      }
+      StringRef w = word->name;
+      bool isAct = parseActivation(w).has_value();
+      bool isBias = w == "bias" || w == "nobias", isAgg = w == "sum" || w == "prod";
+      if (!isAct && !isBias && !isAgg) {
+        std::vector<StringRef> words = activationNames();
+        words.insert(words.end(), {"bias", "nobias", "sum", "prod"});
+        std::string hint = closestMatch(w, words);
+        diags.error(a->loc, "unknown activation or vertex attribute '" + w + "'" +
+                                (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                                " (activations: identity, relu, leaky_relu, tanh, sigmoid, "
+                                "gelu, softplus, silu; also bias, nobias, sum, prod)");
+        continue;
+      }
+      if (proto.role == Role::Input) {
+        diags.error(a->loc, "input vertices take data: they have no activation, bias or "
+                            "aggregation ('" + w + "')");
+        continue;
+      }
+      bool &seen = isAct ? haveAct : isBias ? haveBias : haveAgg;
+      if (seen)
+        diags.error(a->loc, "conflicting vertex attribute '" + w + "'");
+      seen = true;
+      if (isAct)
+        proto.act = *parseActivation(w);
+      else if (isBias)
+        proto.bias = w == "bias";
+      else
+        proto.agg = w == "prod" ? Aggregation::Prod : Aggregation::Sum;
+    }
+    for (const Ref &r : d.names) {
+      auto names = ev.expand(r, scope);
+      if (!names)
+        continue;
+      for (ExpandedRef &n : *names) {
+        BaseVertex v = proto;
+        v.name = n.name;
+        v.loc = n.loc;
+        addVertex(std::move(v), g);
+      }
+    }
+  }
+
+  void addVertex(BaseVertex v, BaseGraph &g) {
+    std::string name = v.name;
+    SMLoc loc = v.loc;
+    if (!g.addVertex(std::move(v))) {
+      diags.error(loc, "duplicate vertex '" + name + "'");
+      diags.note(g.vertices[*g.find(name)].loc, "previous declaration is here");
+    }
+  }
+
+  /// Resolves a list of references to vertex indices; reports undefined ones.
+  std::optional<std::vector<unsigned>> resolve(const RefList &refs, const Scope &scope,
+                                               const BaseGraph &g) {
+    std::vector<unsigned> out;
+    bool ok = true;
+    for (const Ref &r : refs) {
+      auto names = ev.expand(r, scope);
+      if (!names) {
+        ok = false;
+        continue;
+      }
+      for (const ExpandedRef &n : *names) {
+        if (auto v = g.find(n.name)) {
+          out.push_back(*v);
+          continue;
+        }
+        ok = false;
+        std::string hint;
+        if (g.vertices.size() <= 10000) {
+          std::vector<StringRef> all;
+          for (const BaseVertex &bv : g.vertices)
+            all.push_back(bv.name);
+          hint = closestMatch(n.name, all);
+        }
+        diags.error(n.loc, "undefined vertex '" + n.name + "' in module '" + g.name + "'" +
+                               (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      }
+    }
+    if (!ok)
+      return std::nullopt;
+    return out;
+  }
+
+  void edgeStmt(const EdgeStmt &s, const Scope &scope, BaseGraph &g) {
+    BaseEdge proto;
+    bool haveMap = false;
+    for (const EdgeAttr &a : s.attrs) {
+      if (a.share) {
+        auto names = ev.expand(*a.share, scope);
+        if (!names)
+          continue;
+        if (names->size() != 1) {
+          diags.error(a.loc, "a shared weight group needs a single name, not a range");
+          continue;
+        }
+        if (!proto.share.empty())
+          diags.error(a.loc, "an edge can share only one weight group");
+        proto.share = names->front().name;
+        continue;
+      }
+      auto map = parseMapKind(a.word);
+      if (!map) {
+        std::string hint = closestMatch(a.word, mapKindNames());
+        diags.error(a.loc, "unknown edge map '" + a.word + "'" +
+                               (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                               " (maps: linear, diag, skip; weight tying: share NAME)");
+        continue;
+      }
+      if (haveMap)
+        diags.error(a.loc, "conflicting edge map '" + a.word + "'");
+      haveMap = true;
+      proto.map = *map;
+    }
+    std::vector<std::optional<std::vector<unsigned>>> lists;
+    for (const RefList &l : s.chain)
+      lists.push_back(resolve(l, scope, g));
+    for (size_t k = 0; k + 1 < lists.size(); ++k) {
+      if (!lists[k] || !lists[k + 1])
+        continue;
+      for (unsigned src : *lists[k])
+        for (unsigned dst : *lists[k + 1]) {
+          BaseEdge e = proto;
+          e.src = src;
+          e.dst = dst;
+          e.loc = s.chain[k + 1].front().loc;
+          addEdge(std::move(e), g);
+        }
+    }
+  }
+
+  void addEdge(BaseEdge e, BaseGraph &g) {
+    unsigned src = e.src, dst = e.dst;
+    SMLoc loc = e.loc;
+    if (!g.addEdge(std::move(e))) {
+      diags.error(loc, "duplicate edge '" + g.vertices[src].name + " -> " +
+                           g.vertices[dst].name + "'");
+      diags.note(g.edges[*g.findEdge(src, dst)].loc, "previous edge is here");
+    }
+  }
+
+  void useStmt(const UseStmt &s, const Scope &scope, BaseGraph &g) {
+    auto it = decls.find(s.module);
+    if (it == decls.end()) {
+      std::vector<StringRef> all;
+      for (auto &kv : decls)
+        all.push_back(kv.getKey());
+      std::string hint = closestMatch(s.module, all);
+      diags.error(s.moduleLoc, "undefined module '" + s.module + "'" +
+                                   (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      return;
+    }
+    if (inProgress.count(s.module)) {
+      diags.error(s.moduleLoc, "module '" + s.module + "' uses itself (directly or through "
+                               "other modules)");
+      return;
+    }
+    BaseGraph *sub = elaborate(*it->second);
+    if (!sub) {
+      diags.note(s.moduleLoc, "module '" + s.module + "' has errors; instance skipped");
+      return;
+    }
+    auto instances = ev.expand(s.as, scope);
+    if (!instances)
+      return;
+    for (const ExpandedRef &inst : *instances) {
+      std::vector<unsigned> map(sub->vertices.size());
+      for (unsigned v = 0; v < sub->vertices.size(); ++v) {
+        BaseVertex copy = sub->vertices[v];
+        copy.name = inst.name + "." + copy.name;
+        copy.loc = inst.loc;
+        if (copy.role == Role::Input)
+          copy.act = Activation::Identity, copy.bias = false;
+        copy.role = Role::Hidden;
+        map[v] = g.vertices.size();
+        addVertex(std::move(copy), g);
+        map[v] = *g.find(inst.name + "." + sub->vertices[v].name);
+      }
+      for (const BaseEdge &e : sub->edges) {
+        BaseEdge copy = e;
+        copy.src = map[e.src];
+        copy.dst = map[e.dst];
+        if (!copy.share.empty())
+          copy.share = inst.name + "." + copy.share;
+        addEdge(std::move(copy), g);
+      }
+    }
+  }
+
+  const Scope &globals;
+  CheckedProgram &out;
+  DiagEngine &diags;
+  Evaluator ev;
+  StringMap<const ModuleDecl *> decls;
+  std::vector<const ModuleDecl *> order;
+  StringMap<std::unique_ptr<BaseGraph>> built;
+  StringSet<> inProgress, tooLarge;
+};
+
+} // namespace
+
+void elaborateModules(const Program &program, const Scope &globals, CheckedProgram &out,
+                      DiagEngine &diags) {
+  ModuleElaborator(program, globals, out, diags).run();
+}
+
+} // namespace rslc

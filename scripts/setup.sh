@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian package rslc needs (idempotent: skips what is present),
+# then configures and builds the project with CMake + Ninja into build/.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+  llvm-19-dev llvm-19-tools clang-19 libomp-19-dev   # LLVM codegen, lit/FileCheck, OpenMP
+  libantlr4-runtime-dev antlr4                      # grammar tool + C++ runtime
+  libzstd-dev zlib1g-dev libedit-dev libxml2-dev libcurl4-openssl-dev # LLVM link deps
+  cmake ninja-build
+  python3 python3-numpy                             # lit + numerical reference
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all packages present"
+fi
+
+cmake -S "$top" -B "$top/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$top/build" -j2
