@@ -62,7 +62,7 @@ std::string closestMatch(StringRef word, ArrayRef<StringRef> candidates) {
   for (StringRef c : candidates) {
     unsigned d = word.edit_distance(c, /*AllowReplacements=*/true,
                                     /*MaxEditDistance=*/3);
-    if (d < bestDist && d <= std::max<size_t>(1, c.size() / 3)) {
+    if (d < bestDist && d <= std::max<size_t>(1, (c.size() + 2) / 3)) {
       bestDist = d;
       best = c.str();
     }

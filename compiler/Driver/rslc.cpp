@@ -65,9 +65,7 @@ int writeOutput(llvm::function_ref<void(raw_ostream &)> print) {
   return ExitOk;
 }
 
-int run() {
-  SourceMgr sm;
-  DiagEngine diags(sm);
+int run(SourceMgr &sm, DiagEngine &diags) {
   auto file = MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
   if (!file) {
     WithColor::error(errs(), "rslc") << "cannot open '" << inputFile
@@ -137,7 +135,13 @@ int main(int argc, char **argv) {
     return ExitUsage;
   // Deeply nested input recurses deeply: run the compiler on a large stack.
   int rc = ExitInternal;
-  llvm::thread worker(std::optional<unsigned>(256u << 20), [&] { rc = run(); });
+  llvm::thread worker(std::optional<unsigned>(256u << 20), [&] {
+    SourceMgr sm;
+    DiagEngine diags(sm);
+    rc = run(sm, diags);
+    if (unsigned n = diags.numErrors() + diags.numUnsupported())
+      errs() << n << (n == 1 ? " error" : " errors") << " generated.\n";
+  });
   worker.join();
   return rc;
 }

@@ -82,8 +82,10 @@ void bindParams(const Program &program, const std::vector<Override> &overrides,
     }
     names.push_back(it->getKey());
     auto value = ev.eval(*p->value, globals);
-    if (!value)
+    if (!value) {
+      globals.poison(p->name);
       continue;
+    }
     ParamValue pv{p->name, *value, false};
     auto o = byName.find(p->name);
     if (o != byName.end()) {
@@ -93,6 +95,7 @@ void bindParams(const Program &program, const std::vector<Override> &overrides,
                                             "' is an integer; -D cannot make it " +
                                             o->second.value.str());
         diags.note(p->loc, "'" + p->name + "' is declared here");
+        globals.poison(p->name);
         continue;
       }
       pv.value = o->second.value;

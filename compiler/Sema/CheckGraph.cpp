@@ -3,6 +3,8 @@
 
 #include "llvm/ADT/StringMap.h"
 
+#include <algorithm>
+
 using namespace llvm;
 
 namespace rslc {
@@ -30,14 +32,18 @@ void reportCycle(const BaseGraph &g, const std::vector<unsigned> &order, DiagEng
     walk.push_back(v);
     v = g.edges[pred[v]].src;
   }
-  std::vector<unsigned> cycle(walk.begin() + seenAt[v], walk.end());
-  std::string path = g.vertices[cycle.front()].name;
-  for (auto it = cycle.rbegin(); it != cycle.rend(); ++it)
-    path = g.vertices[*it].name + " -> " + path;
+  // `walk` runs against the edges; reverse it, then start at the vertex
+  // declared first so the message does not depend on the search.
+  std::vector<unsigned> cycle(walk.rbegin(), walk.rend() - seenAt[v]);
+  std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
+  std::string path;
+  for (unsigned c : cycle)
+    path += g.vertices[c].name + " -> ";
+  path += g.vertices[cycle.front()].name;
   // Report at the edge that closes the cycle.
   const BaseEdge &closing = g.edges[pred[cycle.front()]];
   diags.error(closing.loc, "the base graph of module '" + g.name +
-                               "' has a cycle: " + StringRef(path).rsplit(" -> ").first +
+                               "' has a cycle: " + path +
                                "; a perceptron module must be acyclic");
 }
 

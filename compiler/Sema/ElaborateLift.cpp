@@ -22,7 +22,7 @@ public:
   LiftElaborator(const Scope &globals, CheckedProgram &out, DiagEngine &diags)
       : globals(globals), out(out), diags(diags), ev(diags) {}
 
-  void lift(const LiftDecl &d) {
+  void lift(const LiftDecl &d, bool moduleDeclared) {
     auto [prev, fresh] = names.try_emplace(d.name, d.loc);
     if (!fresh) {
       diags.error(d.loc, "duplicate lift '" + d.name + "'");
@@ -36,6 +36,8 @@ public:
       if (out.modules[m]->name == d.module)
         module = m;
     }
+    if (!module && moduleDeclared)
+      return; // the module has errors, already reported
     if (!module) {
       std::string hint = closestMatch(d.module, moduleNames);
       diags.error(d.moduleLoc, "lift '" + d.name + "' of undefined module '" + d.module + "'" +
@@ -373,10 +375,14 @@ private:
 
 void elaborateLifts(const Program &program, const Scope &globals, CheckedProgram &out,
                     DiagEngine &diags) {
+  StringSet<> declared;
+  for (const DeclPtr &d : program.decls)
+    if (const auto *m = dyn_cast<ModuleDecl>(d.get()))
+      declared.insert(m->name);
   LiftElaborator elaborator(globals, out, diags);
   for (const DeclPtr &d : program.decls)
     if (const auto *l = dyn_cast<LiftDecl>(d.get()))
-      elaborator.lift(*l);
+      elaborator.lift(*l, declared.count(l->module));
 }
 
 } // namespace rslc

@@ -16,6 +16,13 @@ const Number *Scope::lookup(StringRef name) const {
   return nullptr;
 }
 
+bool Scope::isPoisoned(StringRef name) const {
+  for (const Scope *s = this; s; s = s->parent)
+    if (s->poisoned.count(name))
+      return true;
+  return false;
+}
+
 std::vector<StringRef> Scope::names() const {
   std::vector<StringRef> out;
   for (const Scope *s = this; s; s = s->parent)
@@ -53,6 +60,8 @@ std::optional<Number> Evaluator::eval(const Expr &e, const Scope &scope) {
     const auto &n = cast<NameExpr>(e);
     if (const Number *v = scope.lookup(n.name))
       return *v;
+    if (scope.isPoisoned(n.name))
+      return std::nullopt;
     diags.error(e.loc, "unknown name '" + n.name + "'" + didYouMean(n.name, scope.names()));
     return std::nullopt;
   }

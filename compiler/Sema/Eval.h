@@ -8,6 +8,7 @@
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <optional>
 
@@ -20,12 +21,17 @@ public:
   explicit Scope(const Scope *parent = nullptr) : parent(parent) {}
   const Number *lookup(llvm::StringRef name) const;
   void define(llvm::StringRef name, Number value) { vars[name] = value; }
+  /// Marks a name whose definition failed: using it fails silently, so one
+  /// mistake is reported once, not at every use.
+  void poison(llvm::StringRef name) { poisoned.insert(name); }
+  bool isPoisoned(llvm::StringRef name) const;
   /// All names visible, for "did you mean" suggestions.
   std::vector<llvm::StringRef> names() const;
 
 private:
   const Scope *parent;
   llvm::StringMap<Number> vars;
+  llvm::StringSet<> poisoned;
 };
 
 /// A concrete name produced by expanding a reference such as `h[1..3]`.

@@ -8,15 +8,11 @@ std::unique_ptr<CheckedProgram> check(const ast::Program &program,
   auto out = std::make_unique<CheckedProgram>();
   Scope globals;
   bindParams(program, overrides, globals, *out, diags);
-  if (diags.failed())
-    return nullptr;
+  // Modules that elaborated cleanly are checked even if others failed, so
+  // that one run reports as many errors as it can.
   elaborateModules(program, globals, *out, diags);
-  if (diags.failed())
-    return nullptr;
   for (const auto &graph : out->modules)
     checkGraph(*graph, diags);
-  if (diags.failed())
-    return nullptr;
   elaborateLifts(program, globals, *out, diags);
   if (diags.failed())
     return nullptr;
