@@ -1,13 +1,16 @@
 //===- rslc.cpp - the rslc command-line driver ----------------------------===//
 //
 // Reads the pipeline top to bottom:
-//   parse -> (tokens | ast) -> check -> checked
+//   parse -> (tokens | ast) -> check -> checked -> lift -> (lifted | dot)
 // Each `--emit=` value stops after its stage and prints it.
 //
 //===----------------------------------------------------------------------===//
 #include "AST/ASTDump.h"
 #include "Basic/Diagnostics.h"
 #include "IR/Printer.h"
+#include "Lift/LiftedGraph.h"
+#include "Lift/MakePlan.h"
+#include "Lift/Print.h"
 #include "Parse/Parser.h"
 #include "Sema/Sema.h"
 
@@ -16,6 +19,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/thread.h"
@@ -33,19 +37,73 @@ cl::opt<std::string> outputName("o", cl::desc("Output name (default: standard ou
                                 cl::value_desc("name"), cl::cat(rslcCategory));
 
 /// Pipeline stages, in order; `--emit=` stops after one and prints it.
-enum class Emit { Tokens, AST, Checked, Default };
+enum class Emit { Tokens, AST, Checked, Lifted, Dot, Default };
 cl::opt<Emit> emit(
     "emit", cl::desc("Stop after a stage and print it:"), cl::init(Emit::Default),
     cl::values(clEnumValN(Emit::Tokens, "tokens", "the token stream"),
                clEnumValN(Emit::AST, "ast", "the syntax tree"),
                clEnumValN(Emit::Checked, "checked",
-                          "the checked blueprint (flattened, itself valid source)")),
+                          "the checked blueprint (flattened, itself valid source)"),
+               clEnumValN(Emit::Lifted, "lifted", "a summary of the lifted sparse graph"),
+               clEnumValN(Emit::Dot, "dot", "Graphviz of the base graph (and of small lifts)")),
     cl::cat(rslcCategory));
 
 cl::list<std::string> defines("D", cl::Prefix, cl::desc("Override a parameter"),
                               cl::value_desc("name=value"), cl::cat(rslcCategory));
 cl::list<std::string> importDirs("I", cl::Prefix, cl::desc("Add a directory to search for imports"),
                                  cl::value_desc("dir"), cl::cat(rslcCategory));
+
+cl::opt<std::string> liftName("lift", cl::desc("The lift to build (default: the last one "
+                                              "declared; without lifts, the identity lift)"),
+                              cl::value_desc("name"), cl::cat(rslcCategory));
+cl::opt<bool> printEdges("print-edges", cl::desc("With --emit=lifted, list every lifted edge"),
+                         cl::cat(rslcCategory));
+cl::opt<double> memoryLimitGiB("memory-limit",
+                               cl::desc("Refuse lifts needing more memory than this, in GiB "
+                                        "(default: the memory available now)"),
+                               cl::value_desc("GiB"), cl::init(0), cl::cat(rslcCategory));
+
+/// MemAvailable from /proc/meminfo, in bytes (0 if unknown).
+uint64_t availableMemory() {
+  auto buf = MemoryBuffer::getFileAsStream("/proc/meminfo");
+  if (!buf)
+    return 0;
+  StringRef rest = (*buf)->getBuffer();
+  while (!rest.empty()) {
+    auto [line, tail] = rest.split('\n');
+    rest = tail;
+    if (!line.consume_front("MemAvailable:"))
+      continue;
+    uint64_t kib = 0;
+    line.trim().split(' ').first.getAsInteger(10, kib);
+    return kib * 1024;
+  }
+  return 0;
+}
+
+/// The lift to expand: --lift, else the last declared, else the identity.
+std::optional<LiftSpec> selectLift(const CheckedProgram &program) {
+  if (!liftName.empty()) {
+    std::string names;
+    for (const LiftSpec &l : program.lifts) {
+      if (l.name == liftName)
+        return l;
+      names += (names.empty() ? "" : ", ") + l.name;
+    }
+    WithColor::error(errs(), "rslc") << "no lift named '" << liftName << "'"
+                                     << (names.empty() ? " (the blueprint declares none)"
+                                                       : " (lifts: " + names + ")")
+                                     << "\n";
+    return std::nullopt;
+  }
+  if (!program.lifts.empty())
+    return program.lifts.back();
+  if (program.modules.empty()) {
+    WithColor::error(errs(), "rslc") << "the blueprint declares no module\n";
+    return std::nullopt;
+  }
+  return lift::identityLift(*program.modules.back(), program.modules.size() - 1);
+}
 
 /// Writes stage output to -o, or to standard output.
 int writeOutput(llvm::function_ref<void(raw_ostream &)> print) {
@@ -113,8 +171,46 @@ int run(SourceMgr &sm, DiagEngine &diags) {
   if (emit == Emit::Checked)
     return writeOutput([&](raw_ostream &os) { printChecked(*checked, os); });
 
+  std::optional<LiftSpec> spec = selectLift(*checked);
+  if (!spec)
+    return ExitUsage;
+  lift::LiftPlan plan = lift::makePlan(*checked->modules[spec->module], *spec);
+  lift::SizeEstimate size = lift::estimate(plan);
+  if (!size.error.empty()) {
+    diags.unsupported(spec->loc, "lift '" + plan.lift + "': " + size.error);
+    return diags.exitCode();
+  }
+  uint64_t limit = memoryLimitGiB > 0 ? uint64_t(memoryLimitGiB * double(1ull << 30))
+                                      : availableMemory();
+  if (limit && size.bytes() > limit) {
+    auto gib = [](uint64_t b) { return formatv("{0:F1} GiB", double(b) / double(1ull << 30)); };
+    diags.error(spec->loc, "lift '" + plan.lift + "' needs about " + gib(size.bytes()) +
+                               " (" + Twine(size.liftedEdges) + " lifted edges: structure " +
+                               gib(size.structureBytes) + ", parameters " +
+                               gib(4 * size.parameters) + "), more than the " + gib(limit) +
+                               (memoryLimitGiB > 0 ? " allowed by --memory-limit"
+                                                   : " of memory available") +
+                               "; reduce the fiber sizes or degrees");
+    return diags.exitCode();
+  }
+  if (printEdges && size.liftedEdges > lift::maxListedEdges) {
+    diags.error(spec->loc, "--print-edges lists at most " + Twine(lift::maxListedEdges) +
+                               " lifted edges; lift '" + plan.lift + "' has about " +
+                               Twine(size.liftedEdges));
+    return diags.exitCode();
+  }
+  lift::LiftedGraph lifted = lift::expand(plan);
+  std::vector<std::string> problems = lift::verify(lifted);
+  if (!problems.empty())
+    internalError("the lifted graph of '" + plan.lift + "' fails verification: " +
+                  problems.front());
+  if (emit == Emit::Lifted)
+    return writeOutput([&](raw_ostream &os) { lift::printSummary(lifted, printEdges, os); });
+  if (emit == Emit::Dot)
+    return writeOutput([&](raw_ostream &os) { lift::printDot(lifted, os); });
+
   diags.unsupported(SMLoc(), "code generation (a shared library) is not implemented in this "
-                             "version; use --emit=tokens, --emit=ast or --emit=checked");
+                             "version; use --emit=tokens, ast, checked, lifted or dot");
   return diags.exitCode();
 }
 

@@ -1,0 +1,67 @@
+//===- Init.cpp - initial parameters from the seed -------------------------===//
+//
+// Element k of tensor t is drawn from the stream (seed, salt, t) at counter
+// k, so values do not depend on threads or on the order of computation.
+//
+//===----------------------------------------------------------------------===//
+#include "Lift/LiftedGraph.h"
+#include "Lift/Random.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace rslc::lift {
+
+namespace {
+constexpr uint64_t initSalt = 0x1a17'5ca1'e000'0000ull;
+
+/// Fan-in of every copy of every vertex: the weighted inputs it sums.
+std::vector<std::vector<double>> fanIns(const LiftedGraph &g) {
+  const LiftPlan &p = g.plan;
+  std::vector<std::vector<double>> fan(p.vertices.size());
+  for (size_t v = 0; v < p.vertices.size(); ++v)
+    fan[v].assign(p.vertices[v].copies, 0.0);
+  for (size_t e = 0; e < p.edges.size(); ++e) {
+    const PlanEdge &pe = p.edges[e];
+    if (pe.map == MapKind::Skip)
+      continue;
+    double per = pe.map == MapKind::Linear ? double(p.vertices[pe.src].dim) : 1.0;
+    const LiftedEdge &le = g.edges[e];
+    for (int64_t j = 0; j < le.nv; ++j)
+      fan[pe.dst][j] += per * double(le.rowEnd(j) - le.rowBegin(j));
+  }
+  return fan;
+}
+} // namespace
+
+void initParameters(const LiftedGraph &g, float *params) {
+  const LiftPlan &p = g.plan;
+  std::memset(params, 0, g.numParams * sizeof(float)); // biases start at zero
+  auto fan = fanIns(g);
+  std::vector<bool> done(p.groupNames.size(), false);
+  for (size_t e = 0; e < p.edges.size(); ++e) {
+    const PlanEdge &pe = p.edges[e];
+    if (pe.group == noGroup || done[pe.group])
+      continue;
+    done[pe.group] = true; // tied edges: initialised once, from the first edge
+    const ParamTensor &t = g.tensors[pe.group];
+    const LiftedEdge &le = g.edges[e];
+    const uint64_t per = g.weightsPerEdge(e);
+    const uint64_t key = streamKey(p.seed, initSalt, pe.group);
+    const std::vector<double> &fanOf = fan[pe.dst];
+    float *w = params + t.offset;
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < le.nv; ++j) {
+      double fanIn = std::max(1.0, fanOf[j]);
+      double std = p.initScale / std::sqrt(fanIn);
+      for (uint64_t k = le.rowBegin(j) * per; k < le.rowEnd(j) * per; ++k) {
+        double x = p.init == InitLaw::Normal
+                       ? normal(draw(key, 2 * k), draw(key, 2 * k + 1))
+                       : std::sqrt(3.0) * (2.0 * uniform01(draw(key, 2 * k)) - 1.0);
+        w[k] = float(std * x);
+      }
+    }
+  }
+}
+
+} // namespace rslc::lift

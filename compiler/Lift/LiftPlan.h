@@ -1,0 +1,54 @@
+//===- LiftPlan.h - everything lift expansion needs, free of LLVM ---------===//
+//
+// A LiftPlan is a checked base graph plus one lift, flattened into plain
+// data. The compiler builds it (MakePlan.cpp); the generated library embeds
+// it so the runtime can rebuild the same lifted graph from the seed.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RSLC_LIFT_LIFTPLAN_H
+#define RSLC_LIFT_LIFTPLAN_H
+
+#include "IR/Kinds.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace rslc::lift {
+
+constexpr uint32_t noGroup = ~0u;
+
+struct PlanVertex {
+  std::string name;
+  Role role = Role::Hidden;
+  int64_t copies = 1; ///< fiber size n_v
+  int64_t dim = 1;    ///< d_v
+  Activation act = Activation::Identity;
+  bool bias = false;
+  Aggregation agg = Aggregation::Sum;
+};
+
+struct PlanEdge {
+  uint32_t src = 0, dst = 0;
+  MapKind map = MapKind::Linear;
+  LiftKind kind = LiftKind::Full;
+  int64_t degree = 0;
+  double prob = 0;
+  /// Weight group: tied edges share one; every weighted edge has one.
+  uint32_t group = noGroup;
+};
+
+struct LiftPlan {
+  std::string module, lift;
+  uint64_t seed = 0;
+  Readout readout = Readout::Mean;
+  InitLaw init = InitLaw::Normal;
+  double initScale = 1.0;
+  std::vector<PlanVertex> vertices;
+  std::vector<PlanEdge> edges;
+  std::vector<std::string> groupNames; ///< one per weight group
+};
+
+} // namespace rslc::lift
+
+#endif

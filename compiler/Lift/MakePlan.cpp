@@ -1,0 +1,49 @@
+#include "Lift/MakePlan.h"
+
+#include "llvm/ADT/StringMap.h"
+
+namespace rslc::lift {
+
+LiftPlan makePlan(const BaseGraph &g, const LiftSpec &spec) {
+  LiftPlan p;
+  p.module = g.name;
+  p.lift = spec.name;
+  p.seed = spec.seed;
+  p.readout = spec.readout;
+  p.init = spec.init;
+  p.initScale = spec.initScale;
+  for (unsigned v = 0; v < g.vertices.size(); ++v) {
+    const BaseVertex &bv = g.vertices[v];
+    p.vertices.push_back({bv.name, bv.role, spec.copies[v], bv.dim, bv.act, bv.bias, bv.agg});
+  }
+  llvm::StringMap<uint32_t> groups;
+  for (unsigned e = 0; e < g.edges.size(); ++e) {
+    const BaseEdge &be = g.edges[e];
+    const EdgeLift &k = spec.edges[e];
+    PlanEdge pe{be.src, be.dst, be.map, k.kind, k.degree, k.prob, noGroup};
+    if (be.map != MapKind::Skip) {
+      std::string name = be.share.empty()
+                             ? g.vertices[be.src].name + "->" + g.vertices[be.dst].name
+                             : be.share;
+      auto [it, fresh] = groups.try_emplace(
+          be.share.empty() ? "\x01" + std::to_string(e) : be.share, p.groupNames.size());
+      if (fresh)
+        p.groupNames.push_back(name);
+      pe.group = it->second;
+    }
+    p.edges.push_back(pe);
+  }
+  return p;
+}
+
+LiftSpec identityLift(const BaseGraph &g, unsigned moduleIndex) {
+  LiftSpec s;
+  s.name = "identity";
+  s.loc = g.loc;
+  s.module = moduleIndex;
+  s.copies.assign(g.vertices.size(), 1);
+  s.edges.assign(g.edges.size(), EdgeLift{LiftKind::Full, 0, 0, g.loc});
+  return s;
+}
+
+} // namespace rslc::lift
