@@ -176,10 +176,6 @@ int run(SourceMgr &sm, DiagEngine &diags) {
     return ExitUsage;
   lift::LiftPlan plan = lift::makePlan(*checked->modules[spec->module], *spec);
   lift::SizeEstimate size = lift::estimate(plan);
-  if (!size.error.empty()) {
-    diags.unsupported(spec->loc, "lift '" + plan.lift + "': " + size.error);
-    return diags.exitCode();
-  }
   uint64_t limit = memoryLimitGiB > 0 ? uint64_t(memoryLimitGiB * double(1ull << 30))
                                       : availableMemory();
   if (limit && size.bytes() > limit) {
@@ -191,6 +187,10 @@ int run(SourceMgr &sm, DiagEngine &diags) {
                                (memoryLimitGiB > 0 ? " allowed by --memory-limit"
                                                    : " of memory available") +
                                "; reduce the fiber sizes or degrees");
+    return diags.exitCode();
+  }
+  if (!size.error.empty()) {
+    diags.unsupported(spec->loc, "lift '" + plan.lift + "': " + size.error);
     return diags.exitCode();
   }
   if (printEdges && size.liftedEdges > lift::maxListedEdges) {
