@@ -8,7 +8,7 @@ packages=(
   llvm-19-dev llvm-19-tools clang-19 libomp-19-dev   # LLVM codegen, lit/FileCheck, OpenMP
   libantlr4-runtime-dev antlr4                      # grammar tool + C++ runtime
   libzstd-dev zlib1g-dev libedit-dev libxml2-dev libcurl4-openssl-dev # LLVM link deps
-  cmake ninja-build
+  cmake ninja-build libgtest-dev                  # build, unit tests
   python3 python3-numpy                             # lit + numerical reference
 )
 
