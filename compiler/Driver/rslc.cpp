@@ -2,10 +2,12 @@
 //
 // Reads the pipeline top to bottom:
 //   parse -> (tokens | ast) -> check -> checked -> lift -> (lifted | dot)
+//   -> kernels -> (llvm) -> optimise -> (asm | obj) -> link -> shared + header
 // Each `--emit=` value stops after its stage and prints it.
 //
 //===----------------------------------------------------------------------===//
 #include "AST/ASTDump.h"
+#include "CodeGen/Backend.h"
 #include "Basic/Diagnostics.h"
 #include "IR/Printer.h"
 #include "Lift/LiftedGraph.h"
@@ -16,7 +18,10 @@
 
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/IR/Verifier.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -37,15 +42,21 @@ cl::opt<std::string> outputName("o", cl::desc("Output name (default: standard ou
                                 cl::value_desc("name"), cl::cat(rslcCategory));
 
 /// Pipeline stages, in order; `--emit=` stops after one and prints it.
-enum class Emit { Tokens, AST, Checked, Lifted, Dot, Default };
+enum class Emit { Tokens, AST, Checked, Lifted, Dot, LLVM, Asm, Obj, Header, Shared };
 cl::opt<Emit> emit(
-    "emit", cl::desc("Stop after a stage and print it:"), cl::init(Emit::Default),
+    "emit", cl::desc("Stop after a stage and print it:"), cl::init(Emit::Shared),
     cl::values(clEnumValN(Emit::Tokens, "tokens", "the token stream"),
                clEnumValN(Emit::AST, "ast", "the syntax tree"),
                clEnumValN(Emit::Checked, "checked",
                           "the checked blueprint (flattened, itself valid source)"),
                clEnumValN(Emit::Lifted, "lifted", "a summary of the lifted sparse graph"),
-               clEnumValN(Emit::Dot, "dot", "Graphviz of the base graph (and of small lifts)")),
+               clEnumValN(Emit::Dot, "dot", "Graphviz of the base graph (and of small lifts)"),
+               clEnumValN(Emit::LLVM, "llvm", "the kernels as optimised LLVM IR"),
+               clEnumValN(Emit::Asm, "asm", "the kernels as assembly"),
+               clEnumValN(Emit::Obj, "obj", "the kernels as an object file"),
+               clEnumValN(Emit::Header, "header", "the model's C header"),
+               clEnumValN(Emit::Shared, "shared",
+                          "a shared library NAME.so and its header NAME.h (default)")),
     cl::cat(rslcCategory));
 
 cl::list<std::string> defines("D", cl::Prefix, cl::desc("Override a parameter"),
@@ -62,6 +73,25 @@ cl::opt<double> memoryLimitGiB("memory-limit",
                                cl::desc("Refuse lifts needing more memory than this, in GiB "
                                         "(default: the memory available now)"),
                                cl::value_desc("GiB"), cl::init(0), cl::cat(rslcCategory));
+
+cl::opt<unsigned> optLevel("O", cl::Prefix, cl::desc("Optimisation level 0-3 (default 3)"),
+                           cl::init(3), cl::cat(rslcCategory));
+cl::opt<std::string> targetCpu("target-cpu", cl::desc("Target CPU (default: this machine's)"),
+                               cl::cat(rslcCategory));
+cl::opt<std::string> targetFeatures("target-features",
+                                    cl::desc("Target features, e.g. +avx2,-avx512f "
+                                             "(default: this machine's)"),
+                                    cl::cat(rslcCategory));
+cl::opt<codegen::Precision> precision(
+    "precision", cl::desc("Floating-point type of the model:"), cl::init(codegen::Precision::F32),
+    cl::values(clEnumValN(codegen::Precision::F32, "f32", "float (default)"),
+               clEnumValN(codegen::Precision::F64, "f64", "double (for gradient checks)")),
+    cl::cat(rslcCategory));
+cl::opt<std::string> runtimeDir("runtime-dir",
+                                cl::desc("Directory of librslc_runtime.a and librslc_lift.a"),
+                                cl::init(RSLC_DEFAULT_RUNTIME_DIR), cl::cat(rslcCategory));
+cl::opt<std::string> linker("linker", cl::desc("C++ compiler driver used to link"),
+                            cl::init(RSLC_DEFAULT_LINKER), cl::cat(rslcCategory));
 
 /// MemAvailable from /proc/meminfo, in bytes (0 if unknown).
 uint64_t availableMemory() {
@@ -120,6 +150,67 @@ int writeOutput(llvm::function_ref<void(raw_ostream &)> print) {
   }
   print(out.os());
   out.keep();
+  return ExitOk;
+}
+
+/// Reports an LLVM error as rslc's; returns true if there was one.
+bool failed(Error err) {
+  if (!err)
+    return false;
+  WithColor::error(errs(), "rslc") << toString(std::move(err)) << "\n";
+  return true;
+}
+
+/// Kernels -> optimised module -> object -> shared library, and the header.
+int generate(const lift::LiftedGraph &lifted, SourceMgr &sm, DiagEngine &diags) {
+  const lift::LiftPlan &plan = lifted.plan;
+  std::string header = codegen::emitHeader(plan, lifted.numParams, precision, inputFile);
+  if (emit == Emit::Header)
+    return writeOutput([&](raw_ostream &os) { os << header; });
+  if (optLevel > 3) {
+    WithColor::error(errs(), "rslc") << "-O" << optLevel << ": the levels are -O0 to -O3\n";
+    return ExitUsage;
+  }
+  auto tm = codegen::createTargetMachine(targetCpu, targetFeatures, optLevel);
+  if (!tm) {
+    failed(tm.takeError());
+    return ExitUsage;
+  }
+  LLVMContext ctx;
+  std::unique_ptr<Module> module = codegen::emitKernels(plan, precision, ctx);
+  module->setDataLayout((*tm)->createDataLayout());
+  module->setTargetTriple((*tm)->getTargetTriple().str());
+  if (verifyModule(*module, &errs()))
+    internalError("the generated kernels are not valid LLVM IR");
+  codegen::optimize(*module, **tm, optLevel);
+  if (emit == Emit::LLVM)
+    return writeOutput([&](raw_ostream &os) { module->print(os, nullptr); });
+
+  std::string base = outputName.empty() ? sys::path::stem(inputFile).str() : outputName;
+  if (emit == Emit::Asm || emit == Emit::Obj) {
+    std::string path = outputName.empty() ? base + (emit == Emit::Asm ? ".s" : ".o") : base;
+    return failed(codegen::emitObject(*module, **tm, path, emit == Emit::Asm)) ? ExitUserError
+                                                                                : ExitOk;
+  }
+  StringRef stem = StringRef(base).consume_back(".so") ? StringRef(base).drop_back(3) : StringRef(base);
+  std::string so = (stem + ".so").str(), h = (stem + ".h").str();
+  SmallString<128> object;
+  if (auto ec = sys::fs::createTemporaryFile("rslc-kernels", "o", object)) {
+    WithColor::error(errs(), "rslc") << "cannot create a temporary file: " << ec.message() << "\n";
+    return ExitUserError;
+  }
+  FileRemover removeObject(object);
+  if (failed(codegen::emitObject(*module, **tm, object.str().str(), false)) ||
+      failed(codegen::linkShared(object.str().str(), runtimeDir, linker, so)))
+    return ExitUserError;
+  std::error_code ec;
+  ToolOutputFile headerFile(h, ec, sys::fs::OF_Text);
+  if (ec) {
+    WithColor::error(errs(), "rslc") << "cannot write '" << h << "': " << ec.message() << "\n";
+    return ExitUserError;
+  }
+  headerFile.os() << header;
+  headerFile.keep();
   return ExitOk;
 }
 
@@ -209,9 +300,7 @@ int run(SourceMgr &sm, DiagEngine &diags) {
   if (emit == Emit::Dot)
     return writeOutput([&](raw_ostream &os) { lift::printDot(lifted, os); });
 
-  diags.unsupported(SMLoc(), "code generation (a shared library) is not implemented in this "
-                             "version; use --emit=tokens, ast, checked, lifted or dot");
-  return diags.exitCode();
+  return generate(lifted, sm, diags);
 }
 
 } // namespace

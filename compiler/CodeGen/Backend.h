@@ -1,0 +1,38 @@
+//===- Backend.h - target machine, optimisation, object, link, header -----===//
+#ifndef RSLC_CODEGEN_BACKEND_H
+#define RSLC_CODEGEN_BACKEND_H
+
+#include "CodeGen/EmitKernels.h"
+
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace rslc::codegen {
+
+/// The host CPU and its features unless overridden; PIC, for shared objects.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(const std::string &cpu, const std::string &features, unsigned optLevel);
+
+/// Runs LLVM's new-pass-manager pipeline at -O0..-O3 (Optimize.cpp).
+void optimize(llvm::Module &module, llvm::TargetMachine &tm, unsigned optLevel);
+
+/// Writes an object file or assembly (EmitObject.cpp).
+llvm::Error emitObject(llvm::Module &module, llvm::TargetMachine &tm, const std::string &path,
+                       bool assembly);
+
+/// Links the object with the runtime into a shared library (Link.cpp).
+/// `runtimeDir` holds librslc_runtime.a and librslc_lift.a.
+llvm::Error linkShared(const std::string &object, const std::string &runtimeDir,
+                       const std::string &linker, const std::string &output);
+
+/// The model's C header: the ABI (runtime/rslc.h) plus its shapes (EmitHeader.cpp).
+std::string emitHeader(const lift::LiftPlan &plan, uint64_t numParams, Precision precision,
+                       const std::string &source);
+
+} // namespace rslc::codegen
+
+#endif

@@ -1,0 +1,462 @@
+#include "CodeGen/EmitKernels.h"
+
+#include "Lift/PlanIO.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Intrinsics.h"
+
+#include <cmath>
+
+using namespace llvm;
+using namespace rslc::lift;
+
+namespace rslc::codegen {
+
+namespace {
+
+class KernelEmitter {
+public:
+  KernelEmitter(const LiftPlan &plan, Precision precision, LLVMContext &ctx)
+      : plan(plan), ctx(ctx), b(ctx), module(std::make_unique<Module>(plan.module, ctx)) {
+    T = precision == Precision::F64 ? b.getDoubleTy() : b.getFloatTy();
+    i64 = b.getInt64Ty();
+    i32 = b.getInt32Ty();
+    ptr = b.getPtrTy();
+    // Reductions over the batch may be reassociated (and so vectorised):
+    // the order is fixed by the code, so results stay deterministic.
+    FastMathFlags fmf;
+    fmf.setAllowReassoc();
+    fmf.setAllowContract();
+    reduceFlags = fmf;
+  }
+
+  std::unique_ptr<Module> run() {
+    std::vector<Constant *> edgeKernels, vertexKernels;
+    for (size_t e = 0; e < plan.edges.size(); ++e) {
+      edgeKernels.push_back(edgeForward(e));
+      Function *wg = plan.edges[e].map == MapKind::Skip ? nullptr : edgeWeightGrad(e);
+      edgeKernels.push_back(wg ? static_cast<Constant *>(wg) : ConstantPointerNull::get(ptr));
+      edgeKernels.push_back(edgeDataGrad(e));
+    }
+    for (size_t v = 0; v < plan.vertices.size(); ++v) {
+      if (plan.vertices[v].role == Role::Input) {
+        vertexKernels.push_back(ConstantPointerNull::get(ptr));
+        vertexKernels.push_back(ConstantPointerNull::get(ptr));
+        continue;
+      }
+      vertexKernels.push_back(activationForward(v));
+      vertexKernels.push_back(activationBackward(v));
+    }
+    table("rslc_edge_kernels", edgeKernels);
+    table("rslc_vertex_kernels", vertexKernels);
+    std::string text = serializePlan(plan);
+    global("rslc_plan_text", ConstantDataArray::getString(ctx, text, /*AddNull=*/true));
+    global("rslc_plan_size", ConstantInt::get(i64, text.size()));
+    global("rslc_real_bytes", ConstantInt::get(i32, T->isDoubleTy() ? 8 : 4));
+    return std::move(module);
+  }
+
+private:
+  //===--- Helpers --------------------------------------------------------===//
+
+  void global(StringRef name, Constant *init) {
+    auto *g = new GlobalVariable(*module, init->getType(), /*isConstant=*/true,
+                                 GlobalValue::ExternalLinkage, init, name);
+    g->setVisibility(GlobalValue::HiddenVisibility);
+  }
+  void table(StringRef name, ArrayRef<Constant *> entries) {
+    global(name, ConstantArray::get(ArrayType::get(ptr, entries.size()), entries));
+  }
+
+  /// A kernel: void name(args...), pointer arguments noalias; args named.
+  Function *kernel(const Twine &name, ArrayRef<std::pair<StringRef, Type *>> args,
+                   ArrayRef<StringRef> readOnly) {
+    std::vector<Type *> types;
+    for (auto &a : args)
+      types.push_back(a.second);
+    auto *f = Function::Create(FunctionType::get(b.getVoidTy(), types, false),
+                               GlobalValue::ExternalLinkage, name, *module);
+    f->setVisibility(GlobalValue::HiddenVisibility);
+    f->addFnAttr(Attribute::NoUnwind);
+    for (unsigned k = 0; k < args.size(); ++k) {
+      Argument *arg = f->getArg(k);
+      arg->setName(args[k].first);
+      if (args[k].second->isPointerTy()) {
+        arg->addAttr(Attribute::NoAlias);
+        arg->addAttr(Attribute::NoCapture);
+        if (is_contained(readOnly, args[k].first))
+          arg->addAttr(Attribute::ReadOnly);
+      }
+    }
+    b.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
+    return f;
+  }
+  Value *arg(Function *f, StringRef name) {
+    for (Argument &a : f->args())
+      if (a.getName() == name)
+        return &a;
+    return nullptr;
+  }
+
+  /// for (iv = start; iv < end; ++iv) body(iv)
+  void loop(Value *start, Value *end, const Twine &name, function_ref<void(Value *)> body) {
+    Function *f = b.GetInsertBlock()->getParent();
+    BasicBlock *pre = b.GetInsertBlock();
+    BasicBlock *header = BasicBlock::Create(ctx, name + ".header", f);
+    BasicBlock *bodyBB = BasicBlock::Create(ctx, name + ".body", f);
+    BasicBlock *exit = BasicBlock::Create(ctx, name + ".exit", f);
+    b.CreateBr(header);
+    b.SetInsertPoint(header);
+    PHINode *iv = b.CreatePHI(start->getType(), 2, name);
+    iv->addIncoming(start, pre);
+    b.CreateCondBr(b.CreateICmpSLT(iv, end), bodyBB, exit);
+    b.SetInsertPoint(bodyBB);
+    body(iv);
+    iv->addIncoming(b.CreateAdd(iv, ConstantInt::get(iv->getType(), 1), name + ".next",
+                                /*HasNUW=*/true, /*HasNSW=*/true),
+                    b.GetInsertBlock());
+    b.CreateBr(header);
+    b.SetInsertPoint(exit);
+  }
+  /// Like loop, carrying a floating accumulator; returns its final value.
+  Value *reduce(Value *start, Value *end, Value *init, const Twine &name,
+                function_ref<Value *(Value *iv, Value *acc)> body) {
+    Function *f = b.GetInsertBlock()->getParent();
+    BasicBlock *pre = b.GetInsertBlock();
+    BasicBlock *header = BasicBlock::Create(ctx, name + ".header", f);
+    BasicBlock *bodyBB = BasicBlock::Create(ctx, name + ".body", f);
+    BasicBlock *exit = BasicBlock::Create(ctx, name + ".exit", f);
+    b.CreateBr(header);
+    b.SetInsertPoint(header);
+    PHINode *iv = b.CreatePHI(start->getType(), 2, name);
+    PHINode *acc = b.CreatePHI(init->getType(), 2, name + ".acc");
+    iv->addIncoming(start, pre);
+    acc->addIncoming(init, pre);
+    b.CreateCondBr(b.CreateICmpSLT(iv, end), bodyBB, exit);
+    b.SetInsertPoint(bodyBB);
+    Value *next = body(iv, acc);
+    iv->addIncoming(b.CreateAdd(iv, ConstantInt::get(iv->getType(), 1), "", true, true),
+                    b.GetInsertBlock());
+    acc->addIncoming(next, b.GetInsertBlock());
+    b.CreateBr(header);
+    b.SetInsertPoint(exit);
+    return acc;
+  }
+
+  Value *c64(int64_t v) { return ConstantInt::get(i64, v); }
+  Value *fp(double v) { return ConstantFP::get(T, v); }
+  Value *at(Value *base, Value *index) { return b.CreateInBoundsGEP(T, base, index); }
+  Value *load(Value *base, Value *index) { return b.CreateLoad(T, at(base, index)); }
+  Value *mul(Value *x, Value *y) { return b.CreateNSWMul(x, y); }
+  Value *add(Value *x, Value *y) { return b.CreateNSWAdd(x, y); }
+  Value *fadd(Value *x, Value *y) { return b.CreateFAdd(x, y); }
+  Value *fmul(Value *x, Value *y) { return b.CreateFMul(x, y); }
+  Value *call(Intrinsic::ID id, ArrayRef<Value *> args) {
+    return b.CreateIntrinsic(id, {T}, args);
+  }
+  Value *libm(StringRef name, Value *x) {
+    std::string n = T->isDoubleTy() ? name.str() : name.str() + "f";
+    FunctionCallee f = module->getOrInsertFunction(n, FunctionType::get(T, {T}, false));
+    if (auto *fn = dyn_cast<Function>(f.getCallee())) {
+      fn->setDoesNotThrow();
+      fn->setDoesNotAccessMemory();
+    }
+    return b.CreateCall(f, {x});
+  }
+
+  /// Row j of edge e: the forward positions [begin, end).
+  std::pair<Value *, Value *> row(const PlanEdge &pe, Value *j, Value *rowPtr) {
+    int64_t nu = plan.vertices[pe.src].copies;
+    switch (pe.kind) {
+    case LiftKind::Full: return {mul(j, c64(nu)), mul(add(j, c64(1)), c64(nu))};
+    case LiftKind::Diagonal: return {j, add(j, c64(1))};
+    case LiftKind::Degree: return {mul(j, c64(pe.degree)), mul(add(j, c64(1)), c64(pe.degree))};
+    case LiftKind::Prob:
+      return {b.CreateLoad(i64, b.CreateInBoundsGEP(i64, rowPtr, j)),
+              b.CreateLoad(i64, b.CreateInBoundsGEP(i64, rowPtr, add(j, c64(1))))};
+    }
+    return {};
+  }
+  /// The source copy of the lifted edge at position q of row j.
+  Value *source(const PlanEdge &pe, Value *j, Value *q, Value *col) {
+    int64_t nu = plan.vertices[pe.src].copies;
+    switch (pe.kind) {
+    case LiftKind::Full: return b.CreateNSWSub(q, mul(j, c64(nu)));
+    case LiftKind::Diagonal: return j;
+    default: return b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, col, q)), i64);
+    }
+  }
+  /// Calls body(q, j) for every lifted edge leaving source copy i.
+  void outgoing(const PlanEdge &pe, Value *i, Function *f,
+                function_ref<void(Value *q, Value *j)> body) {
+    int64_t nu = plan.vertices[pe.src].copies, nv = plan.vertices[pe.dst].copies;
+    switch (pe.kind) {
+    case LiftKind::Full:
+      loop(c64(0), c64(nv), "j", [&](Value *j) { body(add(mul(j, c64(nu)), i), j); });
+      return;
+    case LiftKind::Diagonal:
+      body(i, i);
+      return;
+    default: {
+      Value *tPtr = arg(f, "tPtr");
+      Value *begin = b.CreateLoad(i64, b.CreateInBoundsGEP(i64, tPtr, i));
+      Value *end = b.CreateLoad(i64, b.CreateInBoundsGEP(i64, tPtr, add(i, c64(1))));
+      loop(begin, end, "t", [&](Value *t) {
+        Value *q = b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, arg(f, "tPos"), t)), i64);
+        Value *j = b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, arg(f, "tRow"), t)), i64);
+        body(q, j);
+      });
+    }
+    }
+  }
+
+  std::string edgeName(size_t e) { return "e" + std::to_string(e); }
+
+  //===--- Edge kernels ---------------------------------------------------===//
+
+  /// Z[j][a][:] += sum_q M(W[q], Y[i][:][:]).
+  Function *edgeForward(size_t e) {
+    const PlanEdge &pe = plan.edges[e];
+    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
+    Function *f = kernel("rslc_fwd_" + edgeName(e),
+                         {{"W", ptr}, {"Y", ptr}, {"Z", ptr}, {"col", ptr}, {"rowPtr", ptr},
+                          {"j0", i64}, {"j1", i64}, {"B", i64}},
+                         {"W", "Y", "col", "rowPtr"});
+    Value *W = arg(f, "W"), *Y = arg(f, "Y"), *Z = arg(f, "Z"), *B = arg(f, "B");
+    loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
+      auto [begin, end] = row(pe, j, arg(f, "rowPtr"));
+      loop(begin, end, "q", [&](Value *q) {
+        Value *i = source(pe, j, q, arg(f, "col"));
+        loop(c64(0), c64(dv), "a", [&](Value *a) {
+          Value *zrow = mul(add(mul(j, c64(dv)), a), B);
+          auto accumulate = [&](Value *yrowIndex, Value *w) {
+            loop(c64(0), B, "b", [&](Value *bb) {
+              Value *zp = at(Z, add(zrow, bb));
+              Value *y = load(Y, add(yrowIndex, bb));
+              Value *term = w ? fmul(w, y) : y;
+              b.CreateStore(fadd(b.CreateLoad(T, zp), term), zp);
+            });
+          };
+          if (pe.map == MapKind::Linear) {
+            loop(c64(0), c64(du), "c", [&](Value *c) {
+              Value *w = load(W, add(mul(add(mul(q, c64(dv)), a), c64(du)), c));
+              accumulate(mul(add(mul(i, c64(du)), c), B), w);
+            });
+          } else {
+            Value *w = pe.map == MapKind::Diag ? load(W, add(mul(q, c64(dv)), a)) : nullptr;
+            accumulate(mul(add(mul(i, c64(du)), a), B), w);
+          }
+        });
+      });
+    });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  /// dW[q][a][c] += sum_b dZ[j][a][b] * Y[i][c][b].
+  Function *edgeWeightGrad(size_t e) {
+    const PlanEdge &pe = plan.edges[e];
+    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
+    Function *f = kernel("rslc_wgrad_" + edgeName(e),
+                         {{"dW", ptr}, {"dZ", ptr}, {"Y", ptr}, {"col", ptr}, {"rowPtr", ptr},
+                          {"j0", i64}, {"j1", i64}, {"B", i64}},
+                         {"dZ", "Y", "col", "rowPtr"});
+    Value *dW = arg(f, "dW"), *dZ = arg(f, "dZ"), *Y = arg(f, "Y"), *B = arg(f, "B");
+    loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
+      auto [begin, end] = row(pe, j, arg(f, "rowPtr"));
+      loop(begin, end, "q", [&](Value *q) {
+        Value *i = source(pe, j, q, arg(f, "col"));
+        loop(c64(0), c64(dv), "a", [&](Value *a) {
+          Value *zrow = mul(add(mul(j, c64(dv)), a), B);
+          auto dot = [&](Value *yrow) {
+            return reduce(c64(0), B, fp(0), "b", [&](Value *bb, Value *acc) {
+              b.setFastMathFlags(reduceFlags);
+              Value *r = fadd(acc, fmul(load(dZ, add(zrow, bb)), load(Y, add(yrow, bb))));
+              b.clearFastMathFlags();
+              return r;
+            });
+          };
+          auto store = [&](Value *index, Value *s) {
+            Value *p = at(dW, index);
+            b.CreateStore(fadd(b.CreateLoad(T, p), s), p);
+          };
+          if (pe.map == MapKind::Linear)
+            loop(c64(0), c64(du), "c", [&](Value *c) {
+              store(add(mul(add(mul(q, c64(dv)), a), c64(du)), c), dot(mul(add(mul(i, c64(du)), c), B)));
+            });
+          else
+            store(add(mul(q, c64(dv)), a), dot(mul(add(mul(i, c64(du)), a), B)));
+        });
+      });
+    });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  /// dY[i][c][:] += sum over edges q=(i->j) of W[q][a][c] * dZ[j][a][:].
+  Function *edgeDataGrad(size_t e) {
+    const PlanEdge &pe = plan.edges[e];
+    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
+    Function *f = kernel("rslc_dgrad_" + edgeName(e),
+                         {{"W", ptr}, {"dZ", ptr}, {"dY", ptr}, {"tPtr", ptr}, {"tRow", ptr},
+                          {"tPos", ptr}, {"i0", i64}, {"i1", i64}, {"B", i64}},
+                         {"W", "dZ", "tPtr", "tRow", "tPos"});
+    Value *W = arg(f, "W"), *dZ = arg(f, "dZ"), *dY = arg(f, "dY"), *B = arg(f, "B");
+    loop(arg(f, "i0"), arg(f, "i1"), "i", [&](Value *i) {
+      outgoing(pe, i, f, [&](Value *q, Value *j) {
+        loop(c64(0), c64(dv), "a", [&](Value *a) {
+          Value *zrow = mul(add(mul(j, c64(dv)), a), B);
+          auto accumulate = [&](Value *yrow, Value *w) {
+            loop(c64(0), B, "b", [&](Value *bb) {
+              Value *yp = at(dY, add(yrow, bb));
+              Value *dz = load(dZ, add(zrow, bb));
+              b.CreateStore(fadd(b.CreateLoad(T, yp), w ? fmul(w, dz) : dz), yp);
+            });
+          };
+          if (pe.map == MapKind::Linear)
+            loop(c64(0), c64(du), "c", [&](Value *c) {
+              Value *w = load(W, add(mul(add(mul(q, c64(dv)), a), c64(du)), c));
+              accumulate(mul(add(mul(i, c64(du)), c), B), w);
+            });
+          else
+            accumulate(mul(add(mul(i, c64(du)), a), B),
+                       pe.map == MapKind::Diag ? load(W, add(mul(q, c64(dv)), a)) : nullptr);
+        });
+      });
+    });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  //===--- Vertex kernels -------------------------------------------------===//
+
+  Value *sigmoid(Value *z) {
+    return b.CreateFDiv(fp(1), fadd(fp(1), call(Intrinsic::exp, {b.CreateFNeg(z)})));
+  }
+
+  /// act(z) and act'(z).
+  std::pair<Value *, Value *> activation(Activation act, Value *z) {
+    Value *y = nullptr, *d = nullptr;
+    switch (act) {
+    case Activation::Identity:
+      y = z, d = fp(1);
+      break;
+    case Activation::Relu: {
+      Value *pos = b.CreateFCmpOGT(z, fp(0));
+      y = b.CreateSelect(pos, z, fp(0)), d = b.CreateSelect(pos, fp(1), fp(0));
+      break;
+    }
+    case Activation::LeakyRelu: {
+      Value *pos = b.CreateFCmpOGT(z, fp(0));
+      y = b.CreateSelect(pos, z, fmul(fp(0.01), z)), d = b.CreateSelect(pos, fp(1), fp(0.01));
+      break;
+    }
+    case Activation::Tanh: {
+      // tanh z = 1 - 2 / (exp(2z) + 1), exact at both tails
+      Value *e2 = call(Intrinsic::exp, {fmul(fp(2), z)});
+      y = b.CreateFSub(fp(1), b.CreateFDiv(fp(2), fadd(e2, fp(1))));
+      d = b.CreateFSub(fp(1), fmul(y, y));
+      break;
+    }
+    case Activation::Sigmoid:
+      y = sigmoid(z), d = fmul(y, b.CreateFSub(fp(1), y));
+      break;
+    case Activation::Gelu: {
+      // exact: z * Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2
+      Value *phi = fmul(fp(0.5), fadd(fp(1), libm("erf", fmul(z, fp(M_SQRT1_2)))));
+      y = fmul(z, phi);
+      Value *density = fmul(fp(0.3989422804014327),
+                             call(Intrinsic::exp, {fmul(fp(-0.5), fmul(z, z))}));
+      d = fadd(phi, fmul(z, density));
+      break;
+    }
+    case Activation::Softplus: {
+      // max(z, 0) + log1p(exp(-|z|)), stable for large |z|
+      Value *absz = call(Intrinsic::fabs, {z});
+      y = fadd(call(Intrinsic::maxnum, {z, fp(0)}),
+               libm("log1p", call(Intrinsic::exp, {b.CreateFNeg(absz)})));
+      d = sigmoid(z);
+      break;
+    }
+    case Activation::Silu: {
+      Value *s = sigmoid(z);
+      y = fmul(z, s);
+      d = fadd(s, fmul(y, b.CreateFSub(fp(1), s)));
+      break;
+    }
+    }
+    return {y, d};
+  }
+
+  Function *activationForward(size_t v) {
+    const PlanVertex &pv = plan.vertices[v];
+    Function *f = kernel("rslc_act_" + std::to_string(v),
+                         {{"Z", ptr}, {"bias", ptr}, {"Y", ptr}, {"j0", i64}, {"j1", i64}, {"B", i64}},
+                         {"Z", "bias"});
+    Value *Z = arg(f, "Z"), *Y = arg(f, "Y"), *B = arg(f, "B");
+    loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
+      loop(c64(0), c64(pv.dim), "a", [&](Value *a) {
+        Value *ja = add(mul(j, c64(pv.dim)), a);
+        Value *bias = pv.bias ? load(arg(f, "bias"), ja) : nullptr;
+        Value *rowStart = mul(ja, B);
+        loop(c64(0), B, "b", [&](Value *bb) {
+          Value *z = load(Z, add(rowStart, bb));
+          if (bias)
+            z = fadd(z, bias);
+          b.CreateStore(activation(pv.act, z).first, at(Y, add(rowStart, bb)));
+        });
+      });
+    });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  Function *activationBackward(size_t v) {
+    const PlanVertex &pv = plan.vertices[v];
+    Function *f = kernel("rslc_actgrad_" + std::to_string(v),
+                         {{"Z", ptr}, {"bias", ptr}, {"dY", ptr}, {"dZ", ptr}, {"dbias", ptr},
+                          {"j0", i64}, {"j1", i64}, {"B", i64}},
+                         {"Z", "bias", "dY"});
+    Value *Z = arg(f, "Z"), *dY = arg(f, "dY"), *dZ = arg(f, "dZ"), *B = arg(f, "B");
+    loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
+      loop(c64(0), c64(pv.dim), "a", [&](Value *a) {
+        Value *ja = add(mul(j, c64(pv.dim)), a);
+        Value *bias = pv.bias ? load(arg(f, "bias"), ja) : nullptr;
+        Value *rowStart = mul(ja, B);
+        Value *sum = reduce(c64(0), B, fp(0), "b", [&](Value *bb, Value *acc) {
+          Value *z = load(Z, add(rowStart, bb));
+          if (bias)
+            z = fadd(z, bias);
+          Value *g = fmul(load(dY, add(rowStart, bb)), activation(pv.act, z).second);
+          b.CreateStore(g, at(dZ, add(rowStart, bb)));
+          b.setFastMathFlags(reduceFlags);
+          Value *r = fadd(acc, g);
+          b.clearFastMathFlags();
+          return r;
+        });
+        if (pv.bias) {
+          Value *p = at(arg(f, "dbias"), ja);
+          b.CreateStore(fadd(b.CreateLoad(T, p), sum), p);
+        }
+      });
+    });
+    b.CreateRetVoid();
+    return f;
+  }
+
+  const LiftPlan &plan;
+  LLVMContext &ctx;
+  IRBuilder<> b;
+  std::unique_ptr<Module> module;
+  Type *T, *i64, *i32;
+  PointerType *ptr;
+  FastMathFlags reduceFlags;
+};
+
+} // namespace
+
+std::unique_ptr<Module> emitKernels(const LiftPlan &plan, Precision precision, LLVMContext &ctx) {
+  return KernelEmitter(plan, precision, ctx).run();
+}
+
+} // namespace rslc::codegen

@@ -1,0 +1,73 @@
+#include "Lift/PlanIO.h"
+
+#include <sstream>
+
+namespace rslc::lift {
+
+std::string serializePlan(const LiftPlan &p) {
+  std::ostringstream os;
+  os.precision(17);
+  os << "rslc-plan 1\n"
+     << p.module << "\n" << p.lift << "\n"
+     << p.seed << " " << int(p.readout) << " " << int(p.init) << " " << p.initScale << "\n"
+     << p.vertices.size() << "\n";
+  for (const PlanVertex &v : p.vertices)
+    os << v.name << "\n"
+       << int(v.role) << " " << v.copies << " " << v.dim << " " << int(v.act) << " " << v.bias
+       << " " << int(v.agg) << "\n";
+  os << p.edges.size() << "\n";
+  for (const PlanEdge &e : p.edges)
+    os << e.src << " " << e.dst << " " << int(e.map) << " " << int(e.kind) << " " << e.degree
+       << " " << e.prob << " " << e.group << "\n";
+  os << p.groupNames.size() << "\n";
+  for (const std::string &g : p.groupNames)
+    os << g << "\n";
+  return os.str();
+}
+
+bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
+  std::istringstream is(text);
+  std::string magic;
+  int version = 0;
+  auto bad = [&](const char *what) {
+    error = std::string("malformed embedded plan: ") + what;
+    return false;
+  };
+  auto line = [&](std::string &s) { return bool(std::getline(is >> std::ws, s)); };
+  if (!(is >> magic >> version) || magic != "rslc-plan" || version != 1)
+    return bad("header");
+  int readout, init;
+  size_t nv, ne, ng;
+  if (!line(p.module) || !line(p.lift) ||
+      !(is >> p.seed >> readout >> init >> p.initScale >> nv))
+    return bad("settings");
+  p.readout = Readout(readout);
+  p.init = InitLaw(init);
+  p.vertices.resize(nv);
+  for (PlanVertex &v : p.vertices) {
+    int role, act, agg;
+    if (!line(v.name) || !(is >> role >> v.copies >> v.dim >> act >> v.bias >> agg))
+      return bad("vertex");
+    v.role = Role(role), v.act = Activation(act), v.agg = Aggregation(agg);
+  }
+  if (!(is >> ne))
+    return bad("edge count");
+  p.edges.resize(ne);
+  for (PlanEdge &e : p.edges) {
+    int map, kind;
+    if (!(is >> e.src >> e.dst >> map >> kind >> e.degree >> e.prob >> e.group))
+      return bad("edge");
+    e.map = MapKind(map), e.kind = LiftKind(kind);
+    if (e.src >= nv || e.dst >= nv)
+      return bad("edge endpoint");
+  }
+  if (!(is >> ng))
+    return bad("group count");
+  p.groupNames.resize(ng);
+  for (std::string &g : p.groupNames)
+    if (!line(g))
+      return bad("group name");
+  return true;
+}
+
+} // namespace rslc::lift

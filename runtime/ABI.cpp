@@ -1,0 +1,155 @@
+//===- ABI.cpp - the exported C functions (see rslc.h, docs/abi.md) -------===//
+#include "rslc.h"
+
+#include "Kernels.h"
+#include "Model.h"
+
+#include <new>
+#include <string>
+
+using rslc::rt::Error;
+using rslc::rt::ModelBase;
+
+#define RSLC_EXPORT extern "C" __attribute__((visibility("default")))
+
+struct rslc_model {
+  std::unique_ptr<ModelBase> impl;
+};
+
+namespace {
+
+thread_local std::string threadError;
+
+/// Runs `body`, turning exceptions into a status and a message.
+template <typename Body> rslc_status guarded(const rslc_model *m, Body body) {
+  std::string *sink = m ? &m->impl->lastError : &threadError;
+  try {
+    body();
+    return RSLC_OK;
+  } catch (const Error &e) {
+    *sink = e.message;
+    return rslc_status(e.status);
+  } catch (const std::bad_alloc &) {
+    *sink = "out of memory";
+    return RSLC_ERROR_MEMORY;
+  } catch (const std::exception &e) {
+    *sink = std::string("internal error: ") + e.what();
+    return RSLC_ERROR_INTERNAL;
+  }
+}
+
+/// A usable handle: not null, and not something else (or destroyed).
+bool valid(const rslc_model *m) {
+  if (!m || !m->impl || m->impl->magic != 0x5253'4c43) {
+    threadError = "invalid model handle (null, destroyed, or not an rslc_model)";
+    return false;
+  }
+  return true;
+}
+
+#define CHECK_HANDLE(m)                                                                            \
+  if (!valid(m))                                                                                   \
+    return RSLC_ERROR_NULL;
+#define REQUIRE(cond, status, msg)                                                                 \
+  if (!(cond)) {                                                                                   \
+    m->impl->lastError = msg;                                                                      \
+    return status;                                                                                 \
+  }
+
+} // namespace
+
+RSLC_EXPORT int rslc_abi_version(void) { return RSLC_ABI_VERSION; }
+RSLC_EXPORT int rslc_real_size(void) { return rslc_real_bytes; }
+RSLC_EXPORT const char *rslc_blueprint_name(void) {
+  static const std::string name = [] {
+    std::string text(rslc_plan_text, rslc_plan_size);
+    size_t a = text.find('\n'), b = text.find('\n', a + 1), c = text.find('\n', b + 1);
+    return text.substr(a + 1, b - a - 1) + "." + text.substr(b + 1, c - b - 1);
+  }();
+  return name.c_str();
+}
+
+RSLC_EXPORT rslc_status rslc_create(uint64_t seed, rslc_model **out) {
+  if (!out) {
+    threadError = "rslc_create: the output pointer is null";
+    return RSLC_ERROR_NULL;
+  }
+  *out = nullptr;
+  std::unique_ptr<ModelBase> impl;
+  rslc_status s = guarded(nullptr, [&] { impl = ModelBase::create(seed); });
+  if (s == RSLC_OK)
+    *out = new rslc_model{std::move(impl)};
+  return s;
+}
+
+RSLC_EXPORT void rslc_destroy(rslc_model *m) {
+  if (!m || !m->impl || m->impl->magic != 0x5253'4c43)
+    return;
+  m->impl->magic = 0; // a later call on this handle is caught (while memory stays mapped)
+  delete m;
+}
+
+RSLC_EXPORT const char *rslc_last_error(const rslc_model *m) {
+  if (m && m->impl && m->impl->magic == 0x5253'4c43)
+    return m->impl->lastError.c_str();
+  return threadError.c_str();
+}
+
+RSLC_EXPORT int64_t rslc_input_size(const rslc_model *m) { return valid(m) ? m->impl->inputSize : -1; }
+RSLC_EXPORT int64_t rslc_output_size(const rslc_model *m) { return valid(m) ? m->impl->outputSize : -1; }
+RSLC_EXPORT int64_t rslc_num_params(const rslc_model *m) {
+  return valid(m) ? int64_t(m->impl->graph().numParams) : -1;
+}
+RSLC_EXPORT int64_t rslc_num_lifted_edges(const rslc_model *m) {
+  return valid(m) ? int64_t(m->impl->graph().numLiftedEdges()) : -1;
+}
+RSLC_EXPORT int64_t rslc_num_copies(const rslc_model *m) {
+  return valid(m) ? int64_t(m->impl->graph().numCopies()) : -1;
+}
+RSLC_EXPORT uint64_t rslc_seed(const rslc_model *m) { return valid(m) ? m->impl->graph().plan.seed : 0; }
+
+RSLC_EXPORT rslc_status rslc_forward(rslc_model *m, const rslc_real *x, int64_t batch, rslc_real *y) {
+  CHECK_HANDLE(m);
+  REQUIRE(x && y, RSLC_ERROR_NULL, "rslc_forward: x and y must not be null");
+  REQUIRE(batch > 0, RSLC_ERROR_SIZE, "rslc_forward: batch must be positive, got " + std::to_string(batch));
+  return guarded(m, [&] { m->impl->forward(x, batch, y); });
+}
+
+RSLC_EXPORT rslc_status rslc_backward(rslc_model *m, const rslc_real *dy, rslc_real *dx) {
+  CHECK_HANDLE(m);
+  REQUIRE(dy, RSLC_ERROR_NULL, "rslc_backward: dy must not be null");
+  return guarded(m, [&] { m->impl->backward(dy, dx); });
+}
+
+RSLC_EXPORT rslc_status rslc_loss_and_grad(rslc_model *m, const rslc_real *x, const rslc_real *target,
+                                           int64_t batch, rslc_loss loss, double *loss_out) {
+  CHECK_HANDLE(m);
+  REQUIRE(x && target && loss_out, RSLC_ERROR_NULL,
+          "rslc_loss_and_grad: x, target and loss_out must not be null");
+  REQUIRE(batch > 0, RSLC_ERROR_SIZE, "rslc_loss_and_grad: batch must be positive, got " + std::to_string(batch));
+  REQUIRE(loss == RSLC_LOSS_MSE || loss == RSLC_LOSS_CROSS_ENTROPY, RSLC_ERROR_OPTION,
+          "rslc_loss_and_grad: unknown loss " + std::to_string(int(loss)));
+  return guarded(m, [&] { *loss_out = m->impl->lossAndGrad(x, target, batch, int(loss)); });
+}
+
+#define PARAM_COPY(fn, ptrType, call)                                                              \
+  RSLC_EXPORT rslc_status fn(ptrType m, call##_type p, int64_t n) {                                \
+    CHECK_HANDLE(m);                                                                               \
+    REQUIRE(p, RSLC_ERROR_NULL, #fn ": the array is null");                                        \
+    int64_t want = int64_t(m->impl->graph().numParams);                                            \
+    REQUIRE(n == want, RSLC_ERROR_SIZE,                                                            \
+            #fn ": the model has " + std::to_string(want) + " parameters, got n = " +            \
+                std::to_string(n));                                                                \
+    return guarded(m, [&] { m->impl->call(p); });                                                  \
+  }
+using getParams_type = rslc_real *;
+using setParams_type = const rslc_real *;
+using getGrads_type = rslc_real *;
+PARAM_COPY(rslc_get_params, const rslc_model *, getParams)
+PARAM_COPY(rslc_set_params, rslc_model *, setParams)
+PARAM_COPY(rslc_get_grads, const rslc_model *, getGrads)
+
+RSLC_EXPORT rslc_status rslc_zero_grads(rslc_model *m) {
+  CHECK_HANDLE(m);
+  return guarded(m, [&] { m->impl->zeroGrads(); });
+}

@@ -1,0 +1,45 @@
+//===- Model.h - a lifted network in memory, and its forward/backward -----===//
+#ifndef RSLC_RUNTIME_MODEL_H
+#define RSLC_RUNTIME_MODEL_H
+
+#include "Lift/LiftedGraph.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace rslc::rt {
+
+/// Failures the ABI turns into status codes (values match rslc_status).
+struct Error {
+  int status;
+  std::string message;
+};
+
+/// Precision-independent interface behind the opaque rslc_model handle.
+class ModelBase {
+public:
+  virtual ~ModelBase() = default;
+  static std::unique_ptr<ModelBase> create(uint64_t seed); // throws Error
+
+  virtual void forward(const void *x, int64_t batch, void *y) = 0;
+  virtual void backward(const void *dy, void *dx) = 0;
+  virtual double lossAndGrad(const void *x, const void *target, int64_t batch, int loss) = 0;
+  virtual void getParams(void *out) const = 0;
+  virtual void setParams(const void *in) = 0;
+  virtual void getGrads(void *out) const = 0;
+  virtual void zeroGrads() = 0;
+
+  int64_t inputSize = 0, outputSize = 0;
+  const lift::LiftedGraph &graph() const { return g; }
+  std::string lastError;
+  uint32_t magic = 0x5253'4c43; ///< 'RSLC': catches stale or foreign handles
+
+protected:
+  lift::LiftedGraph g;
+};
+
+} // namespace rslc::rt
+
+#endif
