@@ -4,8 +4,10 @@
 #include "Kernels.h"
 #include "Model.h"
 
+#include <mutex>
 #include <new>
 #include <string>
+#include <unordered_set>
 
 using rslc::rt::Error;
 using rslc::rt::ModelBase;
@@ -19,6 +21,14 @@ struct rslc_model {
 namespace {
 
 thread_local std::string threadError;
+
+/// Live handles: a destroyed or foreign pointer is recognised without being
+/// dereferenced.
+std::mutex registryMutex;
+std::unordered_set<const rslc_model *> &registry() {
+  static auto *live = new std::unordered_set<const rslc_model *>;
+  return *live;
+}
 
 /// Runs `body`, turning exceptions into a status and a message.
 template <typename Body> rslc_status guarded(const rslc_model *m, Body body) {
@@ -38,9 +48,10 @@ template <typename Body> rslc_status guarded(const rslc_model *m, Body body) {
   }
 }
 
-/// A usable handle: not null, and not something else (or destroyed).
+/// A usable handle: one rslc_create returned and rslc_destroy did not take.
 bool valid(const rslc_model *m) {
-  if (!m || !m->impl || m->impl->magic != 0x5253'4c43) {
+  std::lock_guard<std::mutex> lock(registryMutex);
+  if (!m || !registry().count(m)) {
     threadError = "invalid model handle (null, destroyed, or not an rslc_model)";
     return false;
   }
@@ -77,20 +88,25 @@ RSLC_EXPORT rslc_status rslc_create(uint64_t seed, rslc_model **out) {
   *out = nullptr;
   std::unique_ptr<ModelBase> impl;
   rslc_status s = guarded(nullptr, [&] { impl = ModelBase::create(seed); });
-  if (s == RSLC_OK)
+  if (s == RSLC_OK) {
     *out = new rslc_model{std::move(impl)};
+    std::lock_guard<std::mutex> lock(registryMutex);
+    registry().insert(*out);
+  }
   return s;
 }
 
 RSLC_EXPORT void rslc_destroy(rslc_model *m) {
-  if (!m || !m->impl || m->impl->magic != 0x5253'4c43)
-    return;
-  m->impl->magic = 0; // a later call on this handle is caught (while memory stays mapped)
+  {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    if (!m || !registry().erase(m))
+      return; // null, foreign or already destroyed: nothing to do
+  }
   delete m;
 }
 
 RSLC_EXPORT const char *rslc_last_error(const rslc_model *m) {
-  if (m && m->impl && m->impl->magic == 0x5253'4c43)
+  if (m && valid(m))
     return m->impl->lastError.c_str();
   return threadError.c_str();
 }

@@ -75,6 +75,7 @@ public:
     const T *x = static_cast<const T *>(xv);
     T *y = static_cast<T *>(yv);
     const LiftPlan &p = g.plan;
+    requireFinite(x, batch * inputSize, "input x");
     resize(batch);
     int64_t off = 0;
     for (size_t v = 0; v < p.vertices.size(); ++v) {
@@ -230,6 +231,8 @@ public:
                              std::to_string(b) + " is not a class index in [0, " +
                              std::to_string(outputSize) + ")"};
       }
+    if (loss == 0)
+      requireFinite(target, n * outputSize, "target");
     forward(xv, n, y.data());
     double total = 0;
     for (int64_t b = 0; b < n; ++b) {
@@ -271,6 +274,15 @@ public:
   void zeroGrads() override { std::fill(grads.begin(), grads.end(), T(0)); }
 
 private:
+  /// Non-finite data would silently poison (or, through relu, vanish from)
+  /// the results: refuse it with its position.
+  static void requireFinite(const T *a, int64_t n, const char *what) {
+    for (int64_t k = 0; k < n; ++k)
+      if (!std::isfinite(a[k]))
+        throw Error{7, std::string(what) + "[" + std::to_string(k) + "] is " +
+                           std::to_string(double(a[k])) + ", not a finite number"};
+  }
+
   T readoutScale(int64_t n) const {
     switch (g.plan.readout) {
     case Readout::Mean: return T(1) / T(n);

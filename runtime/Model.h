@@ -34,7 +34,6 @@ public:
   int64_t inputSize = 0, outputSize = 0;
   const lift::LiftedGraph &graph() const { return g; }
   std::string lastError;
-  uint32_t magic = 0x5253'4c43; ///< 'RSLC': catches stale or foreign handles
 
 protected:
   lift::LiftedGraph g;

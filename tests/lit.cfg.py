@@ -19,5 +19,7 @@ project = os.path.dirname(config.test_source_root)
 config.substitutions.append(("%rslc", os.path.join(config.rslc_bin_dir, "rslc")))
 config.substitutions.append(("%examples", os.path.join(project, "examples")))
 config.substitutions.append(("%python", config.python))
+for tool in ("gradcheck", "abicheck"):
+    config.substitutions.append(("%" + tool, os.path.join(config.rslc_bin_dir, tool)))
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.rslc_bin_dir, config.environment.get("PATH", "")])

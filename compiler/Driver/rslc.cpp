@@ -67,6 +67,9 @@ cl::list<std::string> importDirs("I", cl::Prefix, cl::desc("Add a directory to s
 cl::opt<std::string> liftName("lift", cl::desc("The lift to build (default: the last one "
                                               "declared; without lifts, the identity lift)"),
                               cl::value_desc("name"), cl::cat(rslcCategory));
+cl::opt<std::string> moduleName("module", cl::desc("Without --lift: build the identity lift (the "
+                                                  "base network) of this module"),
+                                cl::value_desc("name"), cl::cat(rslcCategory));
 cl::opt<bool> printEdges("print-edges", cl::desc("With --emit=lifted, list every lifted edge"),
                          cl::cat(rslcCategory));
 cl::opt<double> memoryLimitGiB("memory-limit",
@@ -124,6 +127,13 @@ std::optional<LiftSpec> selectLift(const CheckedProgram &program) {
                                      << (names.empty() ? " (the blueprint declares none)"
                                                        : " (lifts: " + names + ")")
                                      << "\n";
+    return std::nullopt;
+  }
+  if (!moduleName.empty()) {
+    for (unsigned m = 0; m < program.modules.size(); ++m)
+      if (program.modules[m]->name == moduleName)
+        return lift::identityLift(*program.modules[m], m);
+    WithColor::error(errs(), "rslc") << "no module named '" << moduleName << "'\n";
     return std::nullopt;
   }
   if (!program.lifts.empty())

@@ -1,0 +1,123 @@
+/* Misuse of the C ABI returns status codes and messages, never crashes;
+ * handles are independent across threads; seeds are reproducible.
+ * Usage: abicheck LIB.so (a float model with at least 2 outputs) */
+#include "model_api.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+static int passed = 0, failed = 0;
+
+#define EXPECT(cond)                                                                               \
+  do {                                                                                             \
+    if (cond)                                                                                      \
+      ++passed;                                                                                    \
+    else {                                                                                         \
+      ++failed;                                                                                    \
+      printf("FAIL line %d: %s\n", __LINE__, #cond);                                               \
+    }                                                                                              \
+  } while (0)
+
+static model_api api;
+enum { OK = 0, E_NULL = 1, E_SIZE = 2, E_OPTION = 3, E_STATE = 5, E_NUMERIC = 7 };
+
+typedef struct {
+  rslc_model *m;
+  float *x, *y;
+  int64_t batch;
+  int rounds;
+} job;
+
+static void *run_forward(void *arg) {
+  job *j = arg;
+  for (int r = 0; r < j->rounds; ++r)
+    api.forward(j->m, j->x, j->batch, j->y);
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2)
+    return 2;
+  api = load_model(argv[1]);
+  EXPECT(api.abi_version() == 1);
+  EXPECT(api.real_size() == 4);
+
+  rslc_model *m = NULL;
+  EXPECT(api.create(0, NULL) == E_NULL);
+  EXPECT(strstr(api.last_error(NULL), "null") != NULL);
+  EXPECT(api.create(0, &m) == OK && m != NULL);
+  const int64_t nin = api.input_size(m), nout = api.output_size(m), P = api.num_params(m);
+  EXPECT(nin > 0 && nout > 1 && P > 0);
+  EXPECT(api.num_lifted_edges(m) > 0);
+
+  float x[4 * 64], y[4 * 64], dy[4 * 64], t[4 * 64];
+  uint64_t rng = 7;
+  for (int k = 0; k < 4 * 64; ++k)
+    x[k] = (float)test_uniform(&rng), dy[k] = 1, t[k] = 0;
+
+  /* Null handles and pointers, sizes, order, options. */
+  EXPECT(api.forward(NULL, x, 4, y) == E_NULL);
+  EXPECT(strstr(api.last_error(NULL), "invalid model handle") != NULL);
+  EXPECT(api.input_size(NULL) == -1);
+  EXPECT(api.forward(m, NULL, 4, y) == E_NULL);
+  EXPECT(api.forward(m, x, 4, NULL) == E_NULL);
+  EXPECT(api.forward(m, x, 0, y) == E_SIZE);
+  EXPECT(strstr(api.last_error(m), "batch must be positive") != NULL);
+  EXPECT(api.forward(m, x, -3, y) == E_SIZE);
+  EXPECT(api.backward(m, dy, NULL) == E_STATE);
+  EXPECT(strstr(api.last_error(m), "forward") != NULL);
+  EXPECT(api.backward(m, NULL, NULL) == E_NULL);
+  float *params = malloc(sizeof(float) * P);
+  EXPECT(api.get_params(m, params, P - 1) == E_SIZE);
+  EXPECT(strstr(api.last_error(m), "parameters") != NULL);
+  EXPECT(api.set_params(m, NULL, P) == E_NULL);
+  EXPECT(api.get_grads(m, params, P + 1) == E_SIZE);
+  double loss;
+  EXPECT(api.loss_and_grad(m, x, t, 4, 9, &loss) == E_OPTION);
+  EXPECT(api.loss_and_grad(m, x, t, 4, 0, NULL) == E_NULL);
+  t[0] = 99; /* not a class index */
+  EXPECT(api.loss_and_grad(m, x, t, 4, 1, &loss) == E_OPTION);
+  EXPECT(strstr(api.last_error(m), "class index") != NULL);
+  t[0] = 0.5f;
+  EXPECT(api.loss_and_grad(m, x, t, 4, 1, &loss) == E_OPTION);
+  t[0] = 0;
+  EXPECT(api.loss_and_grad(m, x, t, 4, 1, &loss) == OK && isfinite(loss));
+  x[0] = NAN;
+  EXPECT(api.loss_and_grad(m, x, t, 4, 0, &loss) == E_NUMERIC);
+  x[0] = 0.25f;
+  EXPECT(api.forward(m, x, 4, y) == OK);
+  EXPECT(api.backward(m, dy, NULL) == OK);
+
+  /* Seeds: the same seed gives the same parameters, another seed others. */
+  rslc_model *a = NULL, *b = NULL, *c = NULL;
+  EXPECT(api.create(5, &a) == OK && api.create(5, &b) == OK && api.create(6, &c) == OK);
+  EXPECT(api.seed(a) == 5);
+  float *pa = malloc(sizeof(float) * P), *pb = malloc(sizeof(float) * P), *pc = malloc(sizeof(float) * P);
+  api.get_params(a, pa, P), api.get_params(b, pb, P), api.get_params(c, pc, P);
+  EXPECT(memcmp(pa, pb, sizeof(float) * P) == 0);
+  EXPECT(memcmp(pa, pc, sizeof(float) * P) != 0);
+
+  /* Two handles used from two threads give what they give alone. */
+  float ya[64 * 16], yb[64 * 16], ra[64 * 16], rb[64 * 16];
+  api.forward(a, x, 16, ra);
+  api.forward(c, x, 16, rb);
+  job ja = {a, x, ya, 16, 50}, jb = {c, x, yb, 16, 50};
+  pthread_t ta, tb;
+  pthread_create(&ta, NULL, run_forward, &ja);
+  pthread_create(&tb, NULL, run_forward, &jb);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  EXPECT(memcmp(ya, ra, sizeof(float) * 16 * nout) == 0);
+  EXPECT(memcmp(yb, rb, sizeof(float) * 16 * nout) == 0);
+
+  /* After destroy, the handle is refused; destroying twice is harmless. */
+  api.destroy(a);
+  EXPECT(api.forward(a, x, 4, y) == E_NULL);
+  EXPECT(api.num_params(a) == -1);
+  api.destroy(a);
+  api.destroy(NULL);
+  api.destroy(b), api.destroy(c), api.destroy(m);
+  printf("abicheck %s\n%d passed, %d failed\n", api.blueprint_name(), passed, failed);
+  return failed ? 1 : 0;
+}
