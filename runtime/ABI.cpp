@@ -3,6 +3,9 @@
 
 #include "Kernels.h"
 #include "Model.h"
+#include "Train.h"
+
+#include <cmath>
 
 #include <mutex>
 #include <new>
@@ -168,4 +171,76 @@ PARAM_COPY(rslc_get_grads, const rslc_model *, getGrads)
 RSLC_EXPORT rslc_status rslc_zero_grads(rslc_model *m) {
   CHECK_HANDLE(m);
   return guarded(m, [&] { m->impl->zeroGrads(); });
+}
+
+RSLC_EXPORT void rslc_default_train_options(rslc_train_options *o) {
+  if (!o)
+    return;
+  *o = rslc_train_options{};
+  o->abi_version = RSLC_ABI_VERSION;
+  o->integrator = RSLC_EULER;
+  o->loss = RSLC_LOSS_MSE;
+  o->step_size = 0.1;
+  o->momentum = 0.9;
+  o->beta1 = 0.9, o->beta2 = 0.999, o->epsilon = 1e-8;
+  o->tolerance = 1e-4;
+  o->max_steps = 1000;
+  o->log_every = 10;
+}
+
+RSLC_EXPORT rslc_status rslc_train(rslc_model *m, const rslc_train_options *o, const rslc_real *x,
+                                   const rslc_real *t, int64_t n, const rslc_real *xt,
+                                   const rslc_real *tt, int64_t nt, rslc_metrics *final) {
+  CHECK_HANDLE(m);
+  REQUIRE(o && x && t, RSLC_ERROR_NULL, "rslc_train: options, x and target must not be null");
+  REQUIRE(o->abi_version == RSLC_ABI_VERSION, RSLC_ERROR_OPTION,
+          "rslc_train: options.abi_version is " + std::to_string(o->abi_version) +
+              "; call rslc_default_train_options first");
+  REQUIRE(n > 0 && nt >= 0 && (nt == 0 || (xt && tt)), RSLC_ERROR_SIZE,
+          "rslc_train: need n > 0 samples (and test data when n_test > 0)");
+  REQUIRE(o->integrator >= RSLC_EULER && o->integrator <= RSLC_ADAM, RSLC_ERROR_OPTION,
+          "rslc_train: unknown integrator " + std::to_string(int(o->integrator)));
+  REQUIRE(o->loss == RSLC_LOSS_MSE || o->loss == RSLC_LOSS_CROSS_ENTROPY, RSLC_ERROR_OPTION,
+          "rslc_train: unknown loss " + std::to_string(int(o->loss)));
+  REQUIRE(o->step_size > 0 && std::isfinite(o->step_size), RSLC_ERROR_OPTION,
+          "rslc_train: step_size must be positive");
+  REQUIRE(o->max_steps >= 0 && o->batch_size >= 0 && o->log_every >= 0 && o->weight_decay >= 0 &&
+              o->tolerance > 0 && o->momentum >= 0 && o->momentum < 1 && o->beta1 >= 0 &&
+              o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1 && o->epsilon > 0,
+          RSLC_ERROR_OPTION,
+          "rslc_train: an option is out of range (max_steps, batch_size, log_every, "
+          "weight_decay >= 0; tolerance, epsilon > 0; momentum, beta1, beta2 in [0, 1))");
+  return guarded(m, [&] {
+    rslc_metrics r = rslc::rt::train(*m->impl, *o, x, t, n, xt, tt, nt);
+    if (final)
+      *final = r;
+  });
+}
+
+RSLC_EXPORT rslc_status rslc_evaluate(rslc_model *m, const rslc_real *x, const rslc_real *t,
+                                      int64_t n, rslc_loss loss, double *loss_out,
+                                      double *accuracy_out) {
+  CHECK_HANDLE(m);
+  REQUIRE(x && t && loss_out, RSLC_ERROR_NULL, "rslc_evaluate: x, target and loss_out must not be null");
+  REQUIRE(n > 0, RSLC_ERROR_SIZE, "rslc_evaluate: n must be positive");
+  REQUIRE(loss == RSLC_LOSS_MSE || loss == RSLC_LOSS_CROSS_ENTROPY, RSLC_ERROR_OPTION,
+          "rslc_evaluate: unknown loss " + std::to_string(int(loss)));
+  return guarded(m, [&] {
+    int64_t right = 0;
+    *loss_out = m->impl->lossGrad(x, t, n, {}, int(loss), nullptr, &right);
+    if (accuracy_out)
+      *accuracy_out = loss == RSLC_LOSS_CROSS_ENTROPY ? double(right) / double(n) : NAN;
+  });
+}
+
+RSLC_EXPORT rslc_status rslc_save(const rslc_model *m, const char *path) {
+  CHECK_HANDLE(m);
+  REQUIRE(path, RSLC_ERROR_NULL, "rslc_save: path must not be null");
+  return guarded(m, [&] { rslc::rt::saveCheckpoint(*m->impl, path); });
+}
+
+RSLC_EXPORT rslc_status rslc_load(rslc_model *m, const char *path) {
+  CHECK_HANDLE(m);
+  REQUIRE(path, RSLC_ERROR_NULL, "rslc_load: path must not be null");
+  return guarded(m, [&] { rslc::rt::loadCheckpoint(*m->impl, path); });
 }

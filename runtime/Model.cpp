@@ -221,45 +221,60 @@ public:
   }
 
   double lossAndGrad(const void *xv, const void *tv, int64_t n, int loss) override {
-    const T *target = static_cast<const T *>(tv);
-    std::vector<T> y(n * outputSize), dy(n * outputSize);
-    if (loss == 1)
-      for (int64_t b = 0; b < n; ++b) {
-        T t = target[b];
-        if (!(t >= 0 && t < T(outputSize) && t == std::floor(t)))
-          throw Error{3, "cross-entropy target " + std::to_string(double(t)) + " of sample " +
-                             std::to_string(b) + " is not a class index in [0, " +
-                             std::to_string(outputSize) + ")"};
-      }
-    if (loss == 0)
-      requireFinite(target, n * outputSize, "target");
-    forward(xv, n, y.data());
-    double total = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      const T *yb = &y[b * outputSize];
-      T *db = &dy[b * outputSize];
-      if (loss == 0) {
-        for (int64_t o = 0; o < outputSize; ++o) {
-          double r = double(yb[o]) - double(target[b * outputSize + o]);
-          total += 0.5 * r * r;
-          db[o] = T(r / double(n));
-        }
-      } else {
-        double m = *std::max_element(yb, yb + outputSize), z = 0;
-        for (int64_t o = 0; o < outputSize; ++o)
-          z += std::exp(double(yb[o]) - m);
-        int64_t cls = int64_t(target[b]);
-        total += -(double(yb[cls]) - m - std::log(z));
-        for (int64_t o = 0; o < outputSize; ++o)
-          db[o] = T((std::exp(double(yb[o]) - m) / z - (o == cls ? 1.0 : 0.0)) / double(n));
-      }
-    }
-    total /= double(n);
-    if (!std::isfinite(total))
-      throw Error{7, "the loss is not finite (" + std::to_string(total) + ")"};
-    backward(dy.data(), nullptr);
-    return total;
+    const T *x = static_cast<const T *>(xv), *target = static_cast<const T *>(tv);
+    checkTargets(target, n, loss);
+    return computeLoss(x, target, n, loss, T(1) / T(n), true, nullptr) / double(n);
   }
+
+  double lossGrad(const void *xv, const void *tv, int64_t n, const std::vector<int64_t> &rows,
+                  int loss, std::vector<double> *grad, int64_t *correct) override {
+    const T *x = static_cast<const T *>(xv), *target = static_cast<const T *>(tv);
+    const int64_t count = rows.empty() ? n : int64_t(rows.size());
+    const int64_t tw = loss == 0 ? outputSize : 1; // target values per sample
+    if (grad)
+      zeroGrads();
+    if (correct)
+      *correct = 0;
+    // Fixed chunks bound the activation memory; the order is fixed, so the
+    // result is deterministic.
+    constexpr int64_t chunk = 512;
+    std::vector<T> xs, ts;
+    double total = 0;
+    for (int64_t c0 = 0; c0 < count; c0 += chunk) {
+      int64_t nc = std::min(chunk, count - c0);
+      const T *xc = x + c0 * inputSize, *tc = target + c0 * tw;
+      if (!rows.empty()) {
+        xs.resize(nc * inputSize);
+        ts.resize(nc * tw);
+        for (int64_t r = 0; r < nc; ++r) {
+          int64_t src = rows[c0 + r];
+          std::copy(x + src * inputSize, x + (src + 1) * inputSize, &xs[r * inputSize]);
+          std::copy(target + src * tw, target + (src + 1) * tw, &ts[r * tw]);
+        }
+        xc = xs.data(), tc = ts.data();
+      }
+      checkTargets(tc, nc, loss);
+      int64_t right = 0;
+      total += computeLoss(xc, tc, nc, loss, T(1) / T(count), grad != nullptr, &right);
+      if (correct)
+        *correct += right;
+    }
+    if (grad) {
+      grad->resize(grads.size());
+      std::copy(grads.begin(), grads.end(), grad->begin());
+    }
+    return total / double(count);
+  }
+
+  void paramsToDouble(std::vector<double> &out) const override {
+    out.assign(params.begin(), params.end());
+  }
+  void paramsFromDouble(const std::vector<double> &in) override {
+    for (size_t k = 0; k < params.size(); ++k)
+      params[k] = T(in[k]);
+    haveForward = false;
+  }
+  int realBytes() const override { return sizeof(T); }
 
   void getParams(void *out) const override {
     std::memcpy(out, params.data(), params.size() * sizeof(T));
@@ -274,6 +289,56 @@ public:
   void zeroGrads() override { std::fill(grads.begin(), grads.end(), T(0)); }
 
 private:
+  void checkTargets(const T *target, int64_t n, int loss) {
+    if (loss == 0) {
+      requireFinite(target, n * outputSize, "target");
+      return;
+    }
+    for (int64_t b = 0; b < n; ++b) {
+      T t = target[b];
+      if (!(t >= 0 && t < T(outputSize) && t == std::floor(t)))
+        throw Error{3, "cross-entropy target " + std::to_string(double(t)) + " of sample " +
+                           std::to_string(b) + " is not a class index in [0, " +
+                           std::to_string(outputSize) + ")"};
+    }
+  }
+
+  /// Forward on n samples; returns the summed loss; with `backward`, adds
+  /// the gradient of (dyScale * summed loss) to the gradients.
+  double computeLoss(const T *x, const T *target, int64_t n, int loss, T dyScale, bool backward,
+                     int64_t *correct) {
+    std::vector<T> y(n * outputSize), dy(n * outputSize);
+    forward(x, n, y.data());
+    double total = 0;
+    for (int64_t b = 0; b < n; ++b) {
+      const T *yb = &y[b * outputSize];
+      T *db = &dy[b * outputSize];
+      if (loss == 0) {
+        for (int64_t o = 0; o < outputSize; ++o) {
+          double r = double(yb[o]) - double(target[b * outputSize + o]);
+          total += 0.5 * r * r;
+          db[o] = T(r) * dyScale;
+        }
+        continue;
+      }
+      int64_t best = std::max_element(yb, yb + outputSize) - yb;
+      double m = double(yb[best]), z = 0;
+      for (int64_t o = 0; o < outputSize; ++o)
+        z += std::exp(double(yb[o]) - m);
+      int64_t cls = int64_t(target[b]);
+      if (correct && best == cls)
+        ++*correct;
+      total += -(double(yb[cls]) - m - std::log(z));
+      for (int64_t o = 0; o < outputSize; ++o)
+        db[o] = T(std::exp(double(yb[o]) - m) / z - (o == cls ? 1.0 : 0.0)) * dyScale;
+    }
+    if (!std::isfinite(total))
+      throw Error{7, "the loss is not finite (" + std::to_string(total) + ")"};
+    if (backward)
+      this->backward(dy.data(), nullptr);
+    return total;
+  }
+
   /// Non-finite data would silently poison (or, through relu, vanish from)
   /// the results: refuse it with its position.
   static void requireFinite(const T *a, int64_t n, const char *what) {

@@ -31,6 +31,25 @@ public:
   virtual void getGrads(void *out) const = 0;
   virtual void zeroGrads() = 0;
 
+  /// The parameters as doubles (the integrators' working precision).
+  virtual void paramsToDouble(std::vector<double> &out) const = 0;
+  virtual void paramsFromDouble(const std::vector<double> &in) = 0;
+  /// Mean loss over rows `rows` of (x, target) (all rows if empty), and its
+  /// gradient as doubles unless `grad` is null; `correct` counts right
+  /// classes (cross-entropy).
+  virtual double lossGrad(const void *x, const void *target, int64_t n,
+                          const std::vector<int64_t> &rows, int loss, std::vector<double> *grad,
+                          int64_t *correct) = 0;
+  virtual int realBytes() const = 0;
+
+  /// Optimiser state: what a checkpoint holds besides the parameters.
+  struct TrainState {
+    int32_t integrator = -1; ///< -1: never trained
+    int64_t step = 0;
+    double flowTime = 0, stepSize = 0;
+    std::vector<double> m, v; ///< momentum / Adam moments
+  } train;
+
   int64_t inputSize = 0, outputSize = 0;
   const lift::LiftedGraph &graph() const { return g; }
   std::string lastError;

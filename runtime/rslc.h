@@ -79,6 +79,77 @@ rslc_status rslc_set_params(rslc_model *model, const rslc_real *in, int64_t n);
 rslc_status rslc_get_grads(const rslc_model *model, rslc_real *out, int64_t n);
 rslc_status rslc_zero_grads(rslc_model *model);
 
+/*===--- Training (docs/runtime.md) ----------------------------------------===*/
+
+typedef enum rslc_integrator {
+  RSLC_EULER = 0,    /* gradient flow, explicit Euler: plain gradient descent */
+  RSLC_RK4 = 1,      /* gradient flow, classical Runge-Kutta, fixed step */
+  RSLC_ADAPTIVE = 2, /* gradient flow, Bogacki-Shampine 3(2) with error control */
+  RSLC_SGD = 3,      /* mini-batch SGD with momentum */
+  RSLC_ADAM = 4      /* mini-batch Adam */
+} rslc_integrator;
+
+/* What a researcher watches, per logged step. NaN where not applicable. */
+typedef struct rslc_metrics {
+  int64_t step;
+  double flow_time;    /* sum of step sizes: t in d theta/dt = -grad L */
+  double loss;         /* training loss (full data set) */
+  double test_loss;
+  double accuracy;     /* cross-entropy only */
+  double test_accuracy;
+  double param_norm;   /* |theta| */
+  double grad_norm;    /* |grad L| */
+  double grad_ratio;   /* |grad L|^2 / L */
+  double step_size;
+  double wall_seconds;
+  int diverging;       /* 1: |theta| grows without bound while the loss stalls */
+} rslc_metrics;
+
+/* Called every log_every steps and at the end; return nonzero to stop. */
+typedef int (*rslc_callback)(const rslc_metrics *metrics, void *user);
+
+typedef struct rslc_train_options {
+  int abi_version; /* RSLC_ABI_VERSION: set by rslc_default_train_options */
+  rslc_integrator integrator;
+  rslc_loss loss;
+  double step_size;     /* Euler/RK4 step, SGD/Adam learning rate, adaptive first step */
+  double momentum;      /* SGD */
+  double beta1, beta2, epsilon; /* Adam */
+  double weight_decay;  /* adds weight_decay/2 |theta|^2 to the loss */
+  double tolerance;     /* adaptive: error per step, relative and absolute */
+  int64_t batch_size;   /* SGD/Adam; 0 or >= samples: full batch */
+  int64_t max_steps;    /* steps to take in this call */
+  double target_loss;   /* stop once the training loss is below (0: never) */
+  double time_budget;   /* seconds (0: none) */
+  uint64_t shuffle_seed;
+  int64_t log_every;    /* callback period in steps (0: only at the end) */
+  rslc_callback callback;
+  void *user;
+} rslc_train_options;
+
+void rslc_default_train_options(rslc_train_options *options);
+
+/* Trains on x[n][input_size] and targets (as in rslc_loss_and_grad),
+ * evaluating on the test set if n_test > 0. Continues from the model's
+ * optimiser state (step count, momenta, adaptive step), so training in two
+ * calls, or across a checkpoint, equals one call. On NaN or infinity the
+ * parameters are restored to the last finite step and RSLC_ERROR_NUMERIC is
+ * returned. `final_metrics` (may be null) receives the last metrics. */
+rslc_status rslc_train(rslc_model *model, const rslc_train_options *options,
+                       const rslc_real *x, const rslc_real *target, int64_t n,
+                       const rslc_real *x_test, const rslc_real *target_test, int64_t n_test,
+                       rslc_metrics *final_metrics);
+
+/* Loss and accuracy (cross-entropy) on a data set, without gradients. */
+rslc_status rslc_evaluate(rslc_model *model, const rslc_real *x, const rslc_real *target,
+                          int64_t n, rslc_loss loss, double *loss_out, double *accuracy_out);
+
+/* Checkpoints: parameters and optimiser state, written atomically (a
+ * temporary file renamed over the target), with the model's identity and a
+ * checksum; loading refuses another blueprint, lift or seed, and corruption. */
+rslc_status rslc_save(const rslc_model *model, const char *path);
+rslc_status rslc_load(rslc_model *model, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,436 @@
+//===- Train.cpp - gradient flow and its practical cousins -----------------===//
+//
+// The integrators work on the parameters as doubles. L(theta) is the mean
+// loss plus weight_decay/2 |theta|^2. The optimiser state (step, flow time,
+// adaptive step size, momenta) lives in the model, so training resumed from
+// a checkpoint takes exactly the steps an uninterrupted run would.
+//
+//===----------------------------------------------------------------------===//
+#include "Train.h"
+
+#include "Lift/PlanIO.h"
+#include "Lift/Random.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+namespace rslc::rt {
+
+namespace {
+
+double norm(const std::vector<double> &v) {
+  double s = 0;
+  for (double x : v)
+    s += x * x;
+  return std::sqrt(s);
+}
+
+/// theta + h * k
+void axpy(std::vector<double> &out, const std::vector<double> &theta, double h,
+          const std::vector<double> &k) {
+  out.resize(theta.size());
+  for (size_t i = 0; i < theta.size(); ++i)
+    out[i] = theta[i] + h * k[i];
+}
+
+class Trainer {
+public:
+  Trainer(ModelBase &model, const rslc_train_options &o, const void *x, const void *t, int64_t n,
+          const void *xTest, const void *tTest, int64_t nTest)
+      : model(model), o(o), x(x), t(t), n(n), xTest(xTest), tTest(tTest), nTest(nTest),
+        start(std::chrono::steady_clock::now()) {}
+
+  rslc_metrics run() {
+    ModelBase::TrainState &s = model.train;
+    if (s.integrator >= 0 && s.integrator != o.integrator)
+      throw Error{3, "the model's optimiser state is for integrator " + std::to_string(s.integrator) +
+                         "; resume with the same integrator (or a fresh model)"};
+    s.integrator = o.integrator;
+    if (s.stepSize <= 0)
+      s.stepSize = o.step_size;
+    model.paramsToDouble(theta);
+    int64_t stepsPerEpoch = minibatch() ? (n + o.batch_size - 1) / o.batch_size : 1;
+    rslc_metrics last{};
+    for (int64_t k = 0;; ++k) {
+      // Full-data loss and gradient: every step for gradient flow; at logged
+      // steps and at the end for mini-batch methods (which check the target
+      // loss there).
+      bool logNow = o.log_every > 0 && k % o.log_every == 0;
+      bool outOfTime = o.time_budget > 0 && elapsed() >= o.time_budget;
+      bool needFull = !minibatch() || logNow || k >= o.max_steps || outOfTime;
+      double L = NAN;
+      if (needFull) {
+        L = fullLossGrad(theta, g);
+        if (!std::isfinite(L) || !std::isfinite(norm(g)))
+          fail(L);
+      }
+      bool done = k >= o.max_steps || outOfTime || (needFull && o.target_loss > 0 && L < o.target_loss);
+      if (done || logNow) {
+        last = metrics(L);
+        if (o.callback && o.callback(&last, o.user))
+          done = true;
+      }
+      if (done)
+        break;
+      good = theta;
+      step(stepsPerEpoch);
+      if (!std::all_of(theta.begin(), theta.end(), [](double v) { return std::isfinite(v); }))
+        fail(NAN);
+      ++s.step;
+    }
+    model.paramsFromDouble(theta);
+    return last;
+  }
+
+private:
+  bool minibatch() const {
+    return (o.integrator == RSLC_SGD || o.integrator == RSLC_ADAM) && o.batch_size > 0 &&
+           o.batch_size < n;
+  }
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  [[noreturn]] void fail(double L) {
+    if (!good.empty())
+      model.paramsFromDouble(good);
+    throw Error{7, "training diverged at step " + std::to_string(model.train.step) + ": the loss is " +
+                       std::to_string(L) + "; the parameters are restored to the last finite step"};
+  }
+
+  /// L(theta) on the whole training set (plus weight decay), gradient in g.
+  double fullLossGrad(const std::vector<double> &th, std::vector<double> &grad,
+                      const std::vector<int64_t> &rows = {}) {
+    model.paramsFromDouble(th);
+    double L = model.lossGrad(x, t, n, rows, o.loss, &grad, nullptr);
+    if (o.weight_decay > 0) {
+      double sq = 0;
+      for (size_t i = 0; i < th.size(); ++i) {
+        grad[i] += o.weight_decay * th[i];
+        sq += th[i] * th[i];
+      }
+      L += 0.5 * o.weight_decay * sq;
+    }
+    return L;
+  }
+
+  /// The rows of mini-batch `k` of an epoch: a seeded permutation per epoch.
+  std::vector<int64_t> batchRows(int64_t stepsPerEpoch) {
+    int64_t epoch = model.train.step / stepsPerEpoch, k = model.train.step % stepsPerEpoch;
+    if (epoch != permEpoch) {
+      perm.resize(n);
+      std::iota(perm.begin(), perm.end(), 0);
+      uint64_t key = lift::streamKey(o.shuffle_seed, 0x5e1ec7, epoch);
+      for (int64_t i = n - 1; i > 0; --i)
+        std::swap(perm[i], perm[lift::below(lift::draw(key, i), i + 1)]);
+      permEpoch = epoch;
+    }
+    int64_t b0 = k * o.batch_size, b1 = std::min(n, b0 + o.batch_size);
+    return {perm.begin() + b0, perm.begin() + b1};
+  }
+
+  void step(int64_t stepsPerEpoch) {
+    ModelBase::TrainState &s = model.train;
+    const double h = o.step_size;
+    const size_t P = theta.size();
+    switch (o.integrator) {
+    case RSLC_EULER:
+      axpy(theta, theta, -h, g);
+      s.flowTime += h;
+      return;
+    case RSLC_RK4: {
+      std::vector<double> k2, k3, k4, tmp;
+      axpy(tmp, theta, -h / 2, g);
+      fullLossGrad(tmp, k2);
+      axpy(tmp, theta, -h / 2, k2);
+      fullLossGrad(tmp, k3);
+      axpy(tmp, theta, -h, k3);
+      fullLossGrad(tmp, k4);
+      for (size_t i = 0; i < P; ++i)
+        theta[i] -= h / 6 * (g[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
+      s.flowTime += h;
+      return;
+    }
+    case RSLC_ADAPTIVE:
+      return adaptiveStep();
+    case RSLC_SGD:
+    case RSLC_ADAM: {
+      std::vector<double> grad = g;
+      if (minibatch() && !std::isfinite(fullLossGrad(theta, grad, batchRows(stepsPerEpoch))))
+        fail(NAN);
+      if (s.m.size() != P)
+        s.m.assign(P, 0.0), s.v.assign(o.integrator == RSLC_ADAM ? P : 0, 0.0);
+      if (o.integrator == RSLC_SGD) {
+        for (size_t i = 0; i < P; ++i) {
+          s.m[i] = o.momentum * s.m[i] + grad[i];
+          theta[i] -= h * s.m[i];
+        }
+      } else {
+        double t1 = double(s.step + 1);
+        double c1 = 1 - std::pow(o.beta1, t1), c2 = 1 - std::pow(o.beta2, t1);
+        for (size_t i = 0; i < P; ++i) {
+          s.m[i] = o.beta1 * s.m[i] + (1 - o.beta1) * grad[i];
+          s.v[i] = o.beta2 * s.v[i] + (1 - o.beta2) * grad[i] * grad[i];
+          theta[i] -= h * (s.m[i] / c1) / (std::sqrt(s.v[i] / c2) + o.epsilon);
+        }
+      }
+      s.flowTime += h;
+      return;
+    }
+    }
+    throw Error{3, "unknown integrator " + std::to_string(int(o.integrator))};
+  }
+
+  /// Bogacki-Shampine 3(2): an embedded pair estimates the local error;
+  /// steps are retried with a smaller h until the error is within tolerance.
+  void adaptiveStep() {
+    ModelBase::TrainState &s = model.train;
+    const size_t P = theta.size();
+    std::vector<double> k2, k3, k4, tmp, y3(P);
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      double h = s.stepSize;
+      axpy(tmp, theta, -h / 2, g);
+      fullLossGrad(tmp, k2);
+      axpy(tmp, theta, -3 * h / 4, k2);
+      fullLossGrad(tmp, k3);
+      for (size_t i = 0; i < P; ++i)
+        y3[i] = theta[i] - h * (2.0 / 9 * g[i] + 1.0 / 3 * k2[i] + 4.0 / 9 * k3[i]);
+      double L4 = fullLossGrad(y3, k4);
+      double err = 0;
+      for (size_t i = 0; i < P; ++i) {
+        double y2 = theta[i] - h * (7.0 / 24 * g[i] + 0.25 * k2[i] + 1.0 / 3 * k3[i] + 0.125 * k4[i]);
+        double scale = o.tolerance * (1 + std::max(std::fabs(theta[i]), std::fabs(y3[i])));
+        err = std::max(err, std::fabs(y3[i] - y2) / scale);
+      }
+      double factor = err > 0 ? 0.9 * std::pow(1 / err, 1.0 / 3) : 5.0;
+      if (std::isfinite(L4) && err <= 1) {
+        theta = y3;
+        s.flowTime += h;
+        s.stepSize = h * std::clamp(factor, 0.2, 5.0);
+        return;
+      }
+      s.stepSize = h * std::clamp(std::isfinite(factor) ? factor : 0.2, 0.1, 0.9);
+    }
+    throw Error{7, "the adaptive integrator could not meet the tolerance (step size " +
+                       std::to_string(s.stepSize) + ")"};
+  }
+
+  rslc_metrics metrics(double L) {
+    rslc_metrics m{};
+    m.step = model.train.step;
+    m.flow_time = model.train.flowTime;
+    m.loss = L;
+    m.test_loss = m.accuracy = m.test_accuracy = NAN;
+    if (o.loss == RSLC_LOSS_CROSS_ENTROPY) {
+      int64_t right = 0;
+      model.paramsFromDouble(theta);
+      model.lossGrad(x, t, n, {}, o.loss, nullptr, &right);
+      m.accuracy = double(right) / double(n);
+    }
+    if (nTest > 0) {
+      int64_t right = 0;
+      model.paramsFromDouble(theta);
+      m.test_loss = model.lossGrad(xTest, tTest, nTest, {}, o.loss, nullptr, &right);
+      if (o.loss == RSLC_LOSS_CROSS_ENTROPY)
+        m.test_accuracy = double(right) / double(nTest);
+    }
+    m.param_norm = norm(theta);
+    m.grad_norm = norm(g);
+    m.grad_ratio = L > 0 ? m.grad_norm * m.grad_norm / L : NAN;
+    m.step_size = o.integrator == RSLC_ADAPTIVE ? model.train.stepSize : o.step_size;
+    m.wall_seconds = elapsed();
+    // Divergence: over the last 5 logs the norm doubled, the loss fell < 1%.
+    history.push_back({m.param_norm, L});
+    if (history.size() > 5) {
+      auto [n0, l0] = history[history.size() - 6];
+      m.diverging = m.param_norm > 2 * n0 && L > 0.99 * l0;
+    }
+    return m;
+  }
+
+  ModelBase &model;
+  const rslc_train_options &o;
+  const void *x, *t;
+  int64_t n;
+  const void *xTest, *tTest;
+  int64_t nTest;
+  std::chrono::steady_clock::time_point start;
+  std::vector<double> theta, g, good;
+  std::vector<int64_t> perm;
+  int64_t permEpoch = -1;
+  std::vector<std::pair<double, double>> history;
+};
+
+//===--- Checkpoints ------------------------------------------------------===//
+
+constexpr char magic[8] = {'R', 'S', 'L', 'C', 'C', 'K', 'P', 'T'};
+constexpr uint32_t formatVersion = 1;
+
+uint64_t fnv1a(const std::string &bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes)
+    h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+/// What identifies the model a checkpoint belongs to.
+std::string identity(const ModelBase &m) {
+  return lift::serializePlan(m.graph().plan) + "\nreal " + std::to_string(m.realBytes());
+}
+
+template <typename V> void put(std::string &out, const V &v) {
+  out.append(reinterpret_cast<const char *>(&v), sizeof v);
+}
+void putVector(std::string &out, const std::vector<double> &v) {
+  put(out, uint64_t(v.size()));
+  out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(double));
+}
+
+class Reader {
+public:
+  Reader(const std::string &data, const std::string &path) : data(data), path(path) {}
+  template <typename V> V get() {
+    V v;
+    need(sizeof v);
+    std::memcpy(&v, data.data() + pos, sizeof v);
+    pos += sizeof v;
+    return v;
+  }
+  std::vector<double> getVector() {
+    uint64_t n = get<uint64_t>();
+    need(n * sizeof(double));
+    std::vector<double> v(n);
+    std::memcpy(v.data(), data.data() + pos, n * sizeof(double));
+    pos += n * sizeof(double);
+    return v;
+  }
+  std::string getString() {
+    uint64_t n = get<uint64_t>();
+    need(n);
+    std::string s = data.substr(pos, n);
+    pos += n;
+    return s;
+  }
+
+private:
+  void need(uint64_t bytes) {
+    if (bytes > data.size() - pos)
+      throw Error{8, "checkpoint '" + path + "' is truncated"};
+  }
+  const std::string &data, &path;
+  size_t pos = sizeof magic + 4;
+};
+
+} // namespace
+
+rslc_metrics train(ModelBase &model, const rslc_train_options &o, const void *x, const void *t,
+                   int64_t n, const void *xTest, const void *tTest, int64_t nTest) {
+  return Trainer(model, o, x, t, n, xTest, tTest, nTest).run();
+}
+
+void saveCheckpoint(const ModelBase &model, const std::string &path) {
+  std::string body;
+  body.append(magic, sizeof magic);
+  put(body, formatVersion);
+  std::string id = identity(model);
+  put(body, uint64_t(id.size()));
+  body += id;
+  const ModelBase::TrainState &s = model.train;
+  put(body, s.integrator);
+  put(body, s.step);
+  put(body, s.flowTime);
+  put(body, s.stepSize);
+  putVector(body, s.m);
+  putVector(body, s.v);
+  std::vector<double> theta;
+  model.paramsToDouble(theta);
+  putVector(body, theta);
+  put(body, fnv1a(body));
+
+  // Write a temporary file beside the target, flush it to disk, rename it
+  // over the target: the old checkpoint survives any failure before that.
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0)
+    throw Error{8, "cannot write checkpoint '" + tmp + "': " + std::strerror(errno)};
+  size_t written = 0;
+  while (written < body.size()) {
+    ssize_t w = ::write(fd, body.data() + written, body.size() - written);
+    if (w < 0) {
+      std::string why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error{8, "cannot write checkpoint '" + path + "': " + why +
+                         " (the previous checkpoint is unchanged)"};
+    }
+    written += size_t(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error{8, "cannot write checkpoint '" + path + "': " + why +
+                       " (the previous checkpoint is unchanged)"};
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error{8, "cannot replace checkpoint '" + path + "': " + why};
+  }
+}
+
+void loadCheckpoint(ModelBase &model, const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error{8, "cannot read checkpoint '" + path + "': " + std::strerror(errno)};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string data = ss.str();
+  if (data.size() < sizeof magic + 4 + 8 || std::memcmp(data.data(), magic, sizeof magic) != 0)
+    throw Error{8, "'" + path + "' is not an rslc checkpoint"};
+  uint64_t stored;
+  std::memcpy(&stored, data.data() + data.size() - 8, 8);
+  if (stored != fnv1a(data.substr(0, data.size() - 8)))
+    throw Error{8, "checkpoint '" + path + "' is corrupted (checksum mismatch)"};
+  uint32_t version;
+  std::memcpy(&version, data.data() + sizeof magic, 4);
+  if (version != formatVersion)
+    throw Error{8, "checkpoint '" + path + "' has format version " + std::to_string(version) +
+                       "; this library reads version " + std::to_string(formatVersion)};
+  Reader r(data, path);
+  std::string id = r.getString();
+  if (id != identity(model)) {
+    lift::LiftPlan other;
+    std::string err, what = "another model";
+    if (lift::deserializePlan(id.substr(0, id.rfind("\nreal ")), other, err))
+      what = "lift '" + other.lift + "' of '" + other.module + "' (seed " +
+             std::to_string(other.seed) + ")";
+    const lift::LiftPlan &p = model.graph().plan;
+    throw Error{3, "checkpoint '" + path + "' belongs to " + what + ", not to lift '" + p.lift +
+                       "' of '" + p.module + "' (seed " + std::to_string(p.seed) +
+                       ") with the same precision"};
+  }
+  ModelBase::TrainState s;
+  s.integrator = r.get<int32_t>();
+  s.step = r.get<int64_t>();
+  s.flowTime = r.get<double>();
+  s.stepSize = r.get<double>();
+  s.m = r.getVector();
+  s.v = r.getVector();
+  std::vector<double> theta = r.getVector();
+  if (theta.size() != model.graph().numParams)
+    throw Error{3, "checkpoint '" + path + "' holds " + std::to_string(theta.size()) +
+                       " parameters; the model has " + std::to_string(model.graph().numParams)};
+  model.paramsFromDouble(theta);
+  model.train = std::move(s);
+}
+
+} // namespace rslc::rt
