@@ -103,15 +103,26 @@ private:
   [[noreturn]] void fail(double L) {
     if (!good.empty())
       model.paramsFromDouble(good);
-    throw Error{7, "training diverged at step " + std::to_string(model.train.step) + ": the loss is " +
-                       std::to_string(L) + "; the parameters are restored to the last finite step"};
+    char loss[32];
+    std::snprintf(loss, sizeof loss, "%g", L);
+    throw Error{7, "training diverged at step " + std::to_string(model.train.step) +
+                       (std::isfinite(L) ? ": the gradient overflowed (loss " + std::string(loss) + ")"
+                                         : ": the loss is " + std::string(loss)) +
+                       "; the parameters are restored to the last finite step"};
   }
 
   /// L(theta) on the whole training set (plus weight decay), gradient in g.
   double fullLossGrad(const std::vector<double> &th, std::vector<double> &grad,
                       const std::vector<int64_t> &rows = {}) {
     model.paramsFromDouble(th);
-    double L = model.lossGrad(x, t, n, rows, o.loss, &grad, nullptr);
+    double L;
+    try {
+      L = model.lossGrad(x, t, n, rows, o.loss, &grad, nullptr);
+    } catch (const Error &e) {
+      if (e.status != 7)
+        throw;
+      fail(NAN); // restores the last finite parameters
+    }
     if (o.weight_decay > 0) {
       double sq = 0;
       for (size_t i = 0; i < th.size(); ++i) {

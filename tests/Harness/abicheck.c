@@ -1,7 +1,7 @@
 /* Misuse of the C ABI returns status codes and messages, never crashes;
  * handles are independent across threads; seeds are reproducible.
  * Usage: abicheck LIB.so (a float model with at least 2 outputs) */
-#include "model_api.h"
+#include "harness.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -2,7 +2,7 @@
  * differences: dL/dtheta for every parameter (or an evenly spread sample of
  * 400), and dL/dx. Usage: gradcheck LIB.so [mse|ce]
  * Prints one line per failure and "N passed, M failed". */
-#include "model_api.h"
+#include "harness.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,0 +1,321 @@
+#include "Data.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace rslc::data {
+
+namespace {
+
+[[noreturn]] void fail(const std::string &msg) { throw DataError(msg); }
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    fail("cannot read '" + path + "': " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+/// Parses a whole cell as a finite number.
+bool parseNumber(const std::string &cell, double &out) {
+  const char *b = cell.c_str();
+  char *end = nullptr;
+  errno = 0;
+  out = std::strtod(b, &end);
+  while (end && (*end == ' ' || *end == '\t' || *end == '\r'))
+    ++end;
+  return end != b && *end == '\0' && errno != ERANGE;
+}
+
+template <typename T> T readLE(const unsigned char *p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+} // namespace
+
+Matrix loadCSV(const std::string &path) {
+  std::ifstream in(path);
+  if (!in)
+    fail("cannot read '" + path + "': " + std::strerror(errno));
+  Matrix m;
+  std::string line;
+  int64_t lineNo = 0;
+  bool headerSeen = false;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (!line.empty() && line.back() == '\r')
+      line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos)
+      continue;
+    std::vector<std::string> cells;
+    std::stringstream ls(line);
+    std::string cell;
+    while (std::getline(ls, cell, ','))
+      cells.push_back(cell);
+    if (line.back() == ',')
+      cells.push_back("");
+    std::vector<double> row;
+    int64_t col = 0;
+    size_t column = 1;
+    for (const std::string &c : cells) {
+      double v;
+      if (!parseNumber(c, v)) {
+        if (m.rows == 0 && col == 0 && !headerSeen) { // a header row: skip it
+          headerSeen = true;
+          goto nextLine;
+        }
+        fail(path + ":" + std::to_string(lineNo) + ":" + std::to_string(column) + ": '" + c +
+             "' is not a number");
+      }
+      if (!std::isfinite(v))
+        fail(path + ":" + std::to_string(lineNo) + ":" + std::to_string(column) + ": '" + c +
+             "' is not a finite number (NaN or infinity)");
+      row.push_back(v);
+      ++col;
+      column += c.size() + 1;
+    }
+    if (m.rows == 0)
+      m.cols = int64_t(row.size());
+    else if (int64_t(row.size()) != m.cols)
+      fail(path + ":" + std::to_string(lineNo) + ": " + std::to_string(row.size()) +
+           " columns, but the first row has " + std::to_string(m.cols));
+    m.values.insert(m.values.end(), row.begin(), row.end());
+    ++m.rows;
+  nextLine:;
+  }
+  if (m.rows == 0)
+    fail(path + ": no data rows");
+  return m;
+}
+
+Matrix loadNpy(const std::string &bytes, const std::string &name) {
+  const unsigned char *p = reinterpret_cast<const unsigned char *>(bytes.data());
+  if (bytes.size() < 10 || std::memcmp(p, "\x93NUMPY", 6) != 0)
+    fail(name + ": not a .npy file (bad magic)");
+  size_t headerLen, headerStart;
+  if (p[6] == 1) {
+    headerLen = readLE<uint16_t>(p + 8), headerStart = 10;
+  } else if (bytes.size() >= 12 && (p[6] == 2 || p[6] == 3)) {
+    headerLen = readLE<uint32_t>(p + 8), headerStart = 12;
+  } else {
+    fail(name + ": unsupported .npy version " + std::to_string(p[6]));
+  }
+  if (headerStart + headerLen > bytes.size())
+    fail(name + ": truncated .npy header");
+  std::string header = bytes.substr(headerStart, headerLen);
+  auto field = [&](const std::string &key) {
+    size_t k = header.find("'" + key + "'");
+    if (k == std::string::npos)
+      fail(name + ": .npy header lacks '" + key + "'");
+    return header.substr(header.find(':', k) + 1);
+  };
+  std::string descr = field("descr");
+  descr = descr.substr(descr.find('\'') + 1);
+  descr = descr.substr(0, descr.find('\''));
+  if (field("fortran_order").find("True") < field("fortran_order").find(','))
+    fail(name + ": Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
+  std::string shapeText = field("shape");
+  shapeText = shapeText.substr(shapeText.find('(') + 1, shapeText.find(')') - shapeText.find('(') - 1);
+  std::vector<int64_t> shape;
+  std::stringstream ss(shapeText);
+  std::string dim;
+  while (std::getline(ss, dim, ','))
+    if (dim.find_first_not_of(" ") != std::string::npos)
+      shape.push_back(std::stoll(dim));
+  size_t size = 0;
+  char kind = descr.size() >= 2 ? descr[1] : '?';
+  if (descr.size() >= 3)
+    size = std::stoul(descr.substr(2));
+  if (descr[0] == '>' && size > 1)
+    fail(name + ": big-endian arrays are not supported");
+  bool known = (kind == 'f' && (size == 4 || size == 8)) ||
+               ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8));
+  if (!known)
+    fail(name + ": unsupported dtype '" + descr + "' (use float32/64 or integers)");
+  Matrix m;
+  m.rows = shape.empty() ? 1 : shape[0];
+  m.cols = 1;
+  for (size_t d = 1; d < shape.size(); ++d)
+    m.cols *= shape[d];
+  size_t count = size_t(m.rows * m.cols), dataStart = headerStart + headerLen;
+  if (bytes.size() - dataStart < count * size)
+    fail(name + ": truncated: the header promises " + std::to_string(count) + " values (" +
+         std::to_string(count * size) + " bytes), the file holds " +
+         std::to_string(bytes.size() - dataStart) + " bytes");
+  m.values.resize(count);
+  const unsigned char *d = p + dataStart;
+  for (size_t k = 0; k < count; ++k, d += size) {
+    double v = kind == 'f' ? (size == 4 ? readLE<float>(d) : readLE<double>(d))
+               : kind == 'i' ? (size == 1 ? readLE<int8_t>(d) : size == 2 ? readLE<int16_t>(d)
+                                : size == 4 ? readLE<int32_t>(d) : double(readLE<int64_t>(d)))
+                             : (size == 1 ? readLE<uint8_t>(d) : size == 2 ? readLE<uint16_t>(d)
+                                : size == 4 ? readLE<uint32_t>(d) : double(readLE<uint64_t>(d)));
+    if (!std::isfinite(v))
+      fail(name + ": value " + std::to_string(k) + " (row " + std::to_string(k / m.cols) +
+           ") is not a finite number");
+    m.values[k] = v;
+  }
+  return m;
+}
+
+Matrix loadNpz(const std::string &path, const std::string &key) {
+  std::string zip = readFile(path);
+  const unsigned char *p = reinterpret_cast<const unsigned char *>(zip.data());
+  // End of central directory: the last "PK\5\6" record.
+  size_t eocd = std::string::npos;
+  for (size_t i = zip.size() >= 22 ? zip.size() - 22 : 0; i + 4 <= zip.size() && i != size_t(-1); --i)
+    if (std::memcmp(p + i, "PK\x05\x06", 4) == 0) {
+      eocd = i;
+      break;
+    }
+  if (eocd == std::string::npos)
+    fail(path + ": not a .npz (zip) file");
+  uint16_t entries = readLE<uint16_t>(p + eocd + 10);
+  uint32_t cdOffset = readLE<uint32_t>(p + eocd + 16);
+  std::string want = key + ".npy", names;
+  size_t at = cdOffset;
+  for (uint16_t e = 0; e < entries; ++e) {
+    if (at + 46 > zip.size() || std::memcmp(p + at, "PK\x01\x02", 4) != 0)
+      fail(path + ": corrupt zip directory");
+    uint16_t method = readLE<uint16_t>(p + at + 10);
+    uint32_t compressed = readLE<uint32_t>(p + at + 20), plain = readLE<uint32_t>(p + at + 24);
+    uint16_t nameLen = readLE<uint16_t>(p + at + 28), extra = readLE<uint16_t>(p + at + 30),
+             comment = readLE<uint16_t>(p + at + 32);
+    uint32_t local = readLE<uint32_t>(p + at + 42);
+    std::string entry = zip.substr(at + 46, nameLen);
+    names += (names.empty() ? "" : ", ") + entry;
+    at += 46 + nameLen + extra + comment;
+    if (entry != want)
+      continue;
+    if (compressed == 0xffffffffu || local == 0xffffffffu)
+      fail(path + ": ZIP64 archives are not supported");
+    if (local + 30 > zip.size())
+      fail(path + ": truncated");
+    size_t dataAt = local + 30 + readLE<uint16_t>(p + local + 26) + readLE<uint16_t>(p + local + 28);
+    if (dataAt + compressed > zip.size())
+      fail(path + ": entry '" + want + "' is truncated");
+    std::string body = zip.substr(dataAt, compressed);
+    if (method == 8) { // deflate (np.savez_compressed)
+      std::string out(plain, '\0');
+      z_stream zs{};
+      inflateInit2(&zs, -MAX_WBITS);
+      zs.next_in = reinterpret_cast<Bytef *>(body.data());
+      zs.avail_in = uInt(body.size());
+      zs.next_out = reinterpret_cast<Bytef *>(out.data());
+      zs.avail_out = uInt(out.size());
+      int rc = inflate(&zs, Z_FINISH);
+      inflateEnd(&zs);
+      if (rc != Z_STREAM_END)
+        fail(path + ": entry '" + want + "' does not decompress");
+      body = out;
+    } else if (method != 0) {
+      fail(path + ": entry '" + want + "' uses unsupported compression " + std::to_string(method));
+    }
+    return loadNpy(body, path + "[" + key + "]");
+  }
+  fail(path + ": no array '" + key + "' (arrays: " + names + ")");
+}
+
+Matrix loadIdx(const std::string &path) {
+  gzFile f = gzopen(path.c_str(), "rb"); // reads plain files too
+  if (!f)
+    fail("cannot read '" + path + "': " + std::strerror(errno));
+  std::string bytes;
+  char buf[1 << 16];
+  int got;
+  while ((got = gzread(f, buf, sizeof buf)) > 0)
+    bytes.append(buf, got);
+  bool bad = got < 0;
+  gzclose(f);
+  if (bad)
+    fail(path + ": corrupt gzip stream");
+  const unsigned char *p = reinterpret_cast<const unsigned char *>(bytes.data());
+  if (bytes.size() < 4 || p[0] != 0 || p[1] != 0)
+    fail(path + ": not an IDX file (bad magic)");
+  unsigned type = p[2], rank = p[3];
+  if (type != 0x08)
+    fail(path + ": IDX element type " + std::to_string(type) + " is not supported (only unsigned bytes)");
+  if (rank == 0 || bytes.size() < 4 + 4 * size_t(rank))
+    fail(path + ": truncated IDX header");
+  std::vector<int64_t> shape;
+  for (unsigned d = 0; d < rank; ++d)
+    shape.push_back((int64_t(p[4 + 4 * d]) << 24) | (p[5 + 4 * d] << 16) | (p[6 + 4 * d] << 8) |
+                    p[7 + 4 * d]);
+  Matrix m;
+  m.rows = shape[0];
+  m.cols = 1;
+  for (unsigned d = 1; d < rank; ++d)
+    m.cols *= shape[d];
+  size_t start = 4 + 4 * size_t(rank), count = size_t(m.rows * m.cols);
+  if (bytes.size() - start < count)
+    fail(path + ": truncated: the header promises " + std::to_string(count) + " values, the file holds " +
+         std::to_string(bytes.size() - start));
+  m.values.assign(p + start, p + start + count);
+  return m;
+}
+
+Matrix load(const std::string &path, const std::string &npzKey) {
+  if (endsWith(path, ".csv"))
+    return loadCSV(path);
+  if (endsWith(path, ".npy"))
+    return loadNpy(readFile(path), path);
+  if (endsWith(path, ".npz"))
+    return loadNpz(path, npzKey);
+  if (path.find("idx") != std::string::npos)
+    return loadIdx(path);
+  fail(path + ": unknown data format (expected .csv, .npy, .npz or an IDX file)");
+}
+
+void saveNpy(const std::string &path, const std::vector<double> &values, int64_t rows, int64_t cols,
+             bool asFloat) {
+  std::string header = "{'descr': '" + std::string(asFloat ? "<f4" : "<f8") +
+                       "', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                       std::to_string(cols) + "), }";
+  while ((10 + header.size() + 1) % 64)
+    header += ' ';
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  if (!out)
+    fail("cannot write '" + path + "': " + std::strerror(errno));
+  out.write("\x93NUMPY\x01\x00", 8);
+  uint16_t len = uint16_t(header.size());
+  out.write(reinterpret_cast<const char *>(&len), 2);
+  out << header;
+  for (double v : values) {
+    if (asFloat) {
+      float f = float(v);
+      out.write(reinterpret_cast<const char *>(&f), 4);
+    } else {
+      out.write(reinterpret_cast<const char *>(&v), 8);
+    }
+  }
+  if (!out)
+    fail("error writing '" + path + "'");
+}
+
+void saveCSV(const std::string &path, const Matrix &m) {
+  std::ofstream out(path);
+  if (!out)
+    fail("cannot write '" + path + "': " + std::strerror(errno));
+  out.precision(9);
+  for (int64_t r = 0; r < m.rows; ++r)
+    for (int64_t c = 0; c < m.cols; ++c)
+      out << m.at(r, c) << (c + 1 < m.cols ? "," : "\n");
+  if (!out)
+    fail("error writing '" + path + "'");
+}
+
+} // namespace rslc::data
