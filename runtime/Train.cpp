@@ -85,6 +85,10 @@ public:
       step(stepsPerEpoch);
       if (!std::all_of(theta.begin(), theta.end(), [](double v) { return std::isfinite(v); }))
         fail(NAN);
+      // The model's parameters (float or double) are the state: round to
+      // them, so a run resumed from a checkpoint continues identically.
+      model.paramsFromDouble(theta);
+      model.paramsToDouble(theta);
       ++s.step;
     }
     model.paramsFromDouble(theta);

@@ -21,5 +21,6 @@ config.substitutions.append(("%examples", os.path.join(project, "examples")))
 config.substitutions.append(("%python", config.python))
 for tool in ("gradcheck", "abicheck"):
     config.substitutions.append(("%" + tool, os.path.join(config.rslc_bin_dir, tool)))
+config.substitutions.append(("%train", os.path.join(config.rslc_bin_dir, "rslc-train")))
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.rslc_bin_dir, config.environment.get("PATH", "")])
