@@ -429,9 +429,11 @@ void loadCheckpoint(ModelBase &model, const std::string &path) {
       what = "lift '" + other.lift + "' of '" + other.module + "' (seed " +
              std::to_string(other.seed) + ")";
     const lift::LiftPlan &p = model.graph().plan;
-    throw Error{3, "checkpoint '" + path + "' belongs to " + what + ", not to lift '" + p.lift +
-                       "' of '" + p.module + "' (seed " + std::to_string(p.seed) +
-                       ") with the same precision"};
+    std::string mine = "lift '" + p.lift + "' of '" + p.module + "' (seed " + std::to_string(p.seed) + ")";
+    if (what == mine)
+      throw Error{3, "checkpoint '" + path + "' belongs to another build of " + mine +
+                         ": its fiber sizes, lift kinds, dimensions or precision differ"};
+    throw Error{3, "checkpoint '" + path + "' belongs to " + what + ", not to " + mine};
   }
   ModelBase::TrainState s;
   s.integrator = r.get<int32_t>();
