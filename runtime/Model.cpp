@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Model.h"
 
+#include "IR/Topo.h"
 #include "Kernels.h"
 #include "Lift/PlanIO.h"
 
@@ -50,19 +51,10 @@ public:
       initParameters(g, tmp.data());
       std::copy(tmp.begin(), tmp.end(), params.begin());
     }
-    std::vector<unsigned> indeg(p.vertices.size(), 0);
     inEdges.resize(p.vertices.size());
-    for (size_t e = 0; e < p.edges.size(); ++e) {
+    for (size_t e = 0; e < p.edges.size(); ++e)
       inEdges[p.edges[e].dst].push_back(e);
-      ++indeg[p.edges[e].dst];
-    }
-    for (size_t v = 0; v < p.vertices.size(); ++v)
-      if (!indeg[v])
-        order.push_back(v);
-    for (size_t h = 0; h < order.size(); ++h)
-      for (size_t e = 0; e < p.edges.size(); ++e)
-        if (p.edges[e].src == order[h] && --indeg[p.edges[e].dst] == 0)
-          order.push_back(p.edges[e].dst);
+    order = topologicalOrder(p.vertices.size(), p.edges);
     for (const PlanVertex &v : p.vertices) {
       if (v.role == Role::Input)
         inputSize += v.dim;

@@ -1,4 +1,5 @@
 #include "IR/BaseGraph.h"
+#include "IR/Topo.h"
 
 
 #include <charconv>
@@ -74,20 +75,7 @@ bool BaseGraph::addEdge(BaseEdge e) {
 }
 
 std::vector<unsigned> BaseGraph::topologicalOrder() const {
-  std::vector<std::vector<unsigned>> out(vertices.size());
-  std::vector<unsigned> indegree(vertices.size(), 0), order;
-  for (const BaseEdge &e : edges) {
-    out[e.src].push_back(e.dst);
-    ++indegree[e.dst];
-  }
-  for (unsigned v = 0; v < vertices.size(); ++v)
-    if (!indegree[v])
-      order.push_back(v);
-  for (size_t head = 0; head < order.size(); ++head)
-    for (unsigned w : out[order[head]])
-      if (--indegree[w] == 0)
-        order.push_back(w);
-  return order; // shorter than vertices.size() iff there is a cycle
+  return rslc::topologicalOrder(vertices.size(), edges);
 }
 
 } // namespace rslc

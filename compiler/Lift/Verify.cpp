@@ -1,4 +1,5 @@
 //===- Verify.cpp - check every invariant of a LiftedGraph ----------------===//
+#include "IR/Topo.h"
 #include "Lift/LiftedGraph.h"
 
 #include <algorithm>
@@ -50,26 +51,9 @@ private:
 
   /// pi maps every lifted edge onto a base edge, so G is acyclic iff B is.
   void acyclic() {
-    std::vector<std::vector<uint32_t>> out(p.vertices.size());
-    std::vector<unsigned> indeg(p.vertices.size(), 0);
-    for (const PlanEdge &e : p.edges) {
-      if (e.src >= p.vertices.size() || e.dst >= p.vertices.size()) {
-        fail("base edge refers to a vertex out of range");
-        return;
-      }
-      out[e.src].push_back(e.dst);
-      ++indeg[e.dst];
-    }
-    std::vector<uint32_t> order;
-    for (uint32_t v = 0; v < p.vertices.size(); ++v)
-      if (!indeg[v])
-        order.push_back(v);
-    for (size_t h = 0; h < order.size(); ++h)
-      for (uint32_t w : out[order[h]])
-        if (--indeg[w] == 0)
-          order.push_back(w);
-    if (order.size() != p.vertices.size())
-      fail("the base graph has a cycle, so the lifted graph has one");
+    if (topologicalOrder(p.vertices.size(), p.edges).size() != p.vertices.size())
+      fail("the base graph has a cycle (or an edge out of range), so the lifted graph is not "
+           "a DAG");
   }
 
   void edge(size_t e) {

@@ -114,33 +114,9 @@ private:
     return true;
   }
 
-  std::optional<std::vector<unsigned>> resolve(const RefList &refs, const Scope &scope,
-                                               const BaseGraph &g) {
-    std::vector<unsigned> out;
-    bool ok = true;
-    for (const Ref &r : refs) {
-      auto names = ev.expand(r, scope);
-      if (!names) {
-        ok = false;
-        continue;
-      }
-      for (const ExpandedRef &n : *names) {
-        if (auto v = g.find(n.name)) {
-          out.push_back(*v);
-        } else {
-          diags.error(n.loc, "undefined vertex '" + n.name + "' in module '" + g.name + "'");
-          ok = false;
-        }
-      }
-    }
-    if (!ok)
-      return std::nullopt;
-    return out;
-  }
-
   void sizeStmt(const SizeStmt &s, const Scope &scope, const BaseGraph &g, LiftSpec &spec) {
     auto size = ev.evalInt(*s.size, scope, "a lift size");
-    auto vertices = resolve(s.refs, scope, g);
+    auto vertices = ev.resolveVertices(s.refs, scope, g);
     if (!size || !vertices)
       return;
     if (*size <= 0) {
@@ -164,7 +140,8 @@ private:
                                     const BaseGraph &g) {
     std::vector<unsigned> edges;
     for (size_t k = 0; k + 1 < s.chain.size(); ++k) {
-      auto srcs = resolve(s.chain[k], scope, g), dsts = resolve(s.chain[k + 1], scope, g);
+      auto srcs = ev.resolveVertices(s.chain[k], scope, g),
+           dsts = ev.resolveVertices(s.chain[k + 1], scope, g);
       if (!srcs || !dsts)
         continue;
       size_t found = 0;

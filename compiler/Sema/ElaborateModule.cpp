@@ -164,39 +164,6 @@ private:
     }
   }
 
-  /// Resolves a list of references to vertex indices; reports undefined ones.
-  std::optional<std::vector<unsigned>> resolve(const RefList &refs, const Scope &scope,
-                                               const BaseGraph &g) {
-    std::vector<unsigned> out;
-    bool ok = true;
-    for (const Ref &r : refs) {
-      auto names = ev.expand(r, scope);
-      if (!names) {
-        ok = false;
-        continue;
-      }
-      for (const ExpandedRef &n : *names) {
-        if (auto v = g.find(n.name)) {
-          out.push_back(*v);
-          continue;
-        }
-        ok = false;
-        std::string hint;
-        if (g.vertices.size() <= 10000) {
-          std::vector<StringRef> all;
-          for (const BaseVertex &bv : g.vertices)
-            all.push_back(bv.name);
-          hint = closestMatch(n.name, all);
-        }
-        diags.error(n.loc, "undefined vertex '" + n.name + "' in module '" + g.name + "'" +
-                               (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
-      }
-    }
-    if (!ok)
-      return std::nullopt;
-    return out;
-  }
-
   void edgeStmt(const EdgeStmt &s, const Scope &scope, BaseGraph &g) {
     BaseEdge proto;
     bool haveMap = false;
@@ -229,7 +196,7 @@ private:
     }
     std::vector<std::optional<std::vector<unsigned>>> lists;
     for (const RefList &l : s.chain)
-      lists.push_back(resolve(l, scope, g));
+      lists.push_back(ev.resolveVertices(l, scope, g));
     for (size_t k = 0; k + 1 < lists.size(); ++k) {
       if (!lists[k] || !lists[k + 1])
         continue;

@@ -266,6 +266,38 @@ std::optional<std::vector<ExpandedRef>> Evaluator::expand(const Ref &ref, const 
   return out;
 }
 
+std::optional<std::vector<unsigned>>
+Evaluator::resolveVertices(const RefList &refs, const Scope &scope, const BaseGraph &g) {
+  std::vector<unsigned> out;
+  bool ok = true;
+  for (const Ref &r : refs) {
+    auto names = expand(r, scope);
+    if (!names) {
+      ok = false;
+      continue;
+    }
+    for (const ExpandedRef &n : *names) {
+      if (auto v = g.find(n.name)) {
+        out.push_back(*v);
+        continue;
+      }
+      ok = false;
+      std::string hint;
+      if (g.vertices.size() <= 10000) { // suggestions cost O(vertices)
+        std::vector<StringRef> all;
+        for (const BaseVertex &bv : g.vertices)
+          all.push_back(bv.name);
+        hint = closestMatch(n.name, all);
+      }
+      diags.error(n.loc, "undefined vertex '" + n.name + "' in module '" + g.name + "'" +
+                             (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+  }
+  if (!ok)
+    return std::nullopt;
+  return out;
+}
+
 bool Evaluator::walk(const Block &block, const Scope &scope,
                      function_ref<void(const Stmt &, const Scope &)> leaf) {
   for (const StmtPtr &s : block) {

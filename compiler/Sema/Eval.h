@@ -59,6 +59,11 @@ public:
   std::optional<std::vector<ExpandedRef>> expand(const ast::Ref &ref,
                                                  const Scope &scope);
 
+  /// Expands references and looks the names up among `graph`'s vertices;
+  /// reports undefined ones (with a suggestion) and returns nullopt then.
+  std::optional<std::vector<unsigned>> resolveVertices(const ast::RefList &refs,
+                                                       const Scope &scope, const BaseGraph &graph);
+
   /// Walks a block, expanding `for` and `if`; every other statement is
   /// passed to `leaf` with the scope of its iteration. Stops when the total
   /// number of statement instances exceeds `maxInstances` (reported).
