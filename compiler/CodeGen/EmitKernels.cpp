@@ -212,12 +212,29 @@ private:
 
   std::string edgeName(size_t e) { return "e" + std::to_string(e); }
 
+  /// For lifted edge q (source copy i) and output component a, calls
+  /// body(weight index, source row start) for each input component the map
+  /// reads: every c for linear (W[q][a][c], row Y[i][c]), c = a for diag
+  /// (w[q][a]) and skip (no weight: a null index).
+  void forEachMapTerm(const PlanEdge &pe, Value *q, Value *i, Value *a, Value *B,
+                      function_ref<void(Value *weightIndex, Value *sourceRow)> body) {
+    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
+    if (pe.map == MapKind::Linear) {
+      loop(c64(0), c64(du), "c", [&](Value *c) {
+        body(add(mul(add(mul(q, c64(dv)), a), c64(du)), c), mul(add(mul(i, c64(du)), c), B));
+      });
+      return;
+    }
+    body(pe.map == MapKind::Diag ? add(mul(q, c64(dv)), a) : nullptr,
+         mul(add(mul(i, c64(du)), a), B));
+  }
+
   //===--- Edge kernels ---------------------------------------------------===//
 
   /// Z[j][a][:] += sum_q M(W[q], Y[i][:][:]).
   Function *edgeForward(size_t e) {
     const PlanEdge &pe = plan.edges[e];
-    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
+    int64_t dv = plan.vertices[pe.dst].dim;
     Function *f = kernel("rslc_fwd_" + edgeName(e),
                          {{"W", ptr}, {"Y", ptr}, {"Z", ptr}, {"col", ptr}, {"rowPtr", ptr},
                           {"j0", i64}, {"j1", i64}, {"B", i64}},
@@ -237,15 +254,9 @@ private:
               b.CreateStore(fadd(b.CreateLoad(T, zp), term), zp);
             });
           };
-          if (pe.map == MapKind::Linear) {
-            loop(c64(0), c64(du), "c", [&](Value *c) {
-              Value *w = load(W, add(mul(add(mul(q, c64(dv)), a), c64(du)), c));
-              accumulate(mul(add(mul(i, c64(du)), c), B), w);
-            });
-          } else {
-            Value *w = pe.map == MapKind::Diag ? load(W, add(mul(q, c64(dv)), a)) : nullptr;
-            accumulate(mul(add(mul(i, c64(du)), a), B), w);
-          }
+          forEachMapTerm(pe, q, i, a, B, [&](Value *wi, Value *yrow) {
+            accumulate(yrow, wi ? load(W, wi) : nullptr);
+          });
         });
       });
     });
@@ -256,7 +267,7 @@ private:
   /// dW[q][a][c] += sum_b dZ[j][a][b] * Y[i][c][b].
   Function *edgeWeightGrad(size_t e) {
     const PlanEdge &pe = plan.edges[e];
-    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
+    int64_t dv = plan.vertices[pe.dst].dim;
     Function *f = kernel("rslc_wgrad_" + edgeName(e),
                          {{"dW", ptr}, {"dZ", ptr}, {"Y", ptr}, {"col", ptr}, {"rowPtr", ptr},
                           {"j0", i64}, {"j1", i64}, {"B", i64}},
@@ -280,12 +291,8 @@ private:
             Value *p = at(dW, index);
             b.CreateStore(fadd(b.CreateLoad(T, p), s), p);
           };
-          if (pe.map == MapKind::Linear)
-            loop(c64(0), c64(du), "c", [&](Value *c) {
-              store(add(mul(add(mul(q, c64(dv)), a), c64(du)), c), dot(mul(add(mul(i, c64(du)), c), B)));
-            });
-          else
-            store(add(mul(q, c64(dv)), a), dot(mul(add(mul(i, c64(du)), a), B)));
+          forEachMapTerm(pe, q, i, a, B,
+                         [&](Value *wi, Value *yrow) { store(wi, dot(yrow)); });
         });
       });
     });
@@ -296,7 +303,7 @@ private:
   /// dY[i][c][:] += sum over edges q=(i->j) of W[q][a][c] * dZ[j][a][:].
   Function *edgeDataGrad(size_t e) {
     const PlanEdge &pe = plan.edges[e];
-    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
+    int64_t dv = plan.vertices[pe.dst].dim;
     Function *f = kernel("rslc_dgrad_" + edgeName(e),
                          {{"W", ptr}, {"dZ", ptr}, {"dY", ptr}, {"tPtr", ptr}, {"tRow", ptr},
                           {"tPos", ptr}, {"i0", i64}, {"i1", i64}, {"B", i64}},
@@ -313,14 +320,9 @@ private:
               b.CreateStore(fadd(b.CreateLoad(T, yp), w ? fmul(w, dz) : dz), yp);
             });
           };
-          if (pe.map == MapKind::Linear)
-            loop(c64(0), c64(du), "c", [&](Value *c) {
-              Value *w = load(W, add(mul(add(mul(q, c64(dv)), a), c64(du)), c));
-              accumulate(mul(add(mul(i, c64(du)), c), B), w);
-            });
-          else
-            accumulate(mul(add(mul(i, c64(du)), a), B),
-                       pe.map == MapKind::Diag ? load(W, add(mul(q, c64(dv)), a)) : nullptr);
+          forEachMapTerm(pe, q, i, a, B, [&](Value *wi, Value *yrow) {
+            accumulate(yrow, wi ? load(W, wi) : nullptr);
+          });
         });
       });
     });
