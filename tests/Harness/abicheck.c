@@ -1,6 +1,7 @@
 /* Misuse of the C ABI returns status codes and messages, never crashes;
  * handles are independent across threads; seeds are reproducible.
- * Usage: abicheck LIB.so (a float model with at least 2 outputs) */
+ * Usage: abicheck LIB.so [OTHER.so] (float models; LIB with at least 2
+ * outputs). With OTHER, both libraries are loaded and used side by side. */
 #include "harness.h"
 
 #include <math.h>
@@ -117,6 +118,22 @@ int main(int argc, char **argv) {
   EXPECT(api.num_params(a) == -1);
   api.destroy(a);
   api.destroy(NULL);
+  /* A second, different library in the same process: both work, neither
+   * disturbs the other. */
+  if (argc > 2) {
+    model_api other = load_model(argv[2]);
+    rslc_model *o = NULL;
+    EXPECT(other.create(0, &o) == OK);
+    EXPECT(strcmp(other.blueprint_name(), api.blueprint_name()) != 0);
+    int64_t oin = other.input_size(o), oout = other.output_size(o);
+    float *ox = calloc(oin * 4, sizeof(float)), *oy = calloc(oout * 4, sizeof(float));
+    EXPECT(other.forward(o, ox, 4, oy) == OK);
+    float again[64 * 16];
+    EXPECT(api.forward(c, x, 16, again) == OK);
+    EXPECT(memcmp(again, rb, sizeof(float) * 16 * nout) == 0);
+    other.destroy(o);
+    free(ox), free(oy);
+  }
   api.destroy(b), api.destroy(c), api.destroy(m);
   printf("abicheck %s\n%d passed, %d failed\n", api.blueprint_name(), passed, failed);
   return failed ? 1 : 0;

@@ -1,8 +1,9 @@
 """Numerical checks for tests/Runtime (numpy on Debian's python3).
 
   check.py linear-data DIR           write DIR/data.csv: 64 samples, x:3 -> y:2
-  check.py flow DIR W0.npy W.npy T TOL
+  check.py flow DIR W0.npy W.npy T TOL [DECAY]
                                      |W(T) - closed-form gradient flow| < TOL
+                                     (with weight decay DECAY)
   check.py flow-log DIR W0.npy W.npy LOG.jsonl TOL
                                      same, at the flow time of the last log line
   check.py order DIR W0.npy Wa.npy Wb.npy T RATIO
@@ -23,10 +24,11 @@ def data(d):
     np.savetxt(f"{d}/data.csv", np.hstack([x, y]), delimiter=",", fmt="%.17g")
 
 
-def exact(d, w0, t):
+def exact(d, w0, t, decay=0.0):
+    """Gradient flow of mean |W x - y|^2 / 2 + decay/2 |W|^2 from W0."""
     xy = np.loadtxt(f"{d}/data.csv", delimiter=",")
     x, y = xy[:, :3], xy[:, 3:]
-    c = x.T @ x / len(x)
+    c = x.T @ x / len(x) + decay * np.eye(3)
     w_star = np.linalg.solve(c, x.T @ y / len(x)).T
     lam, q = np.linalg.eigh(c)
     return w_star + (w0 - w_star) @ (q @ np.diag(np.exp(-lam * t)) @ q.T)
@@ -36,8 +38,8 @@ def load(path):
     return np.load(path).reshape(2, 3)
 
 
-def error(d, w0, w, t):
-    return float(np.max(np.abs(load(w) - exact(d, load(w0), t))))
+def error(d, w0, w, t, decay=0.0):
+    return float(np.max(np.abs(load(w) - exact(d, load(w0), t, decay))))
 
 
 cmd = sys.argv[1]
@@ -45,7 +47,8 @@ if cmd == "linear-data":
     data(sys.argv[2])
 elif cmd == "flow":
     d, w0, w, t, tol = sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), float(sys.argv[6])
-    e = error(d, w0, w, t)
+    decay = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
+    e = error(d, w0, w, t, decay)
     print(f"{'ok' if e < tol else 'FAIL'} flow: max error {e:.3g} (tolerance {tol:g})")
     sys.exit(e >= tol)
 elif cmd == "flow-log":  # the flow time is the last logged one
