@@ -10,6 +10,10 @@ packages=(
   libzstd-dev zlib1g-dev libedit-dev libxml2-dev libcurl4-openssl-dev # LLVM link deps
   cmake ninja-build libgtest-dev                  # build, unit tests
   python3 python3-numpy                             # lit + numerical reference
+  libclang-rt-19-dev                                # libFuzzer, ASan/UBSan runtimes
+  libopenmpi-dev openmpi-bin                        # optional data-parallel training
+  python3-matplotlib python3-sklearn                # experiment plots, digits data
+  dataset-fashion-mnist                             # Fashion-MNIST for the real-data run
 )
 
 missing=()
