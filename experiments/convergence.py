@@ -73,10 +73,13 @@ def main():
     def one(run):
         kind, n, lib, params, edges, seed = run
         log = os.path.join(a.out, f"{kind}_{n}_seed{seed}.jsonl")
-        last, seconds = rslcexp.train(lib, log, [
+        last = rslcexp.finished(log, a.steps, a.epsilon)  # from an earlier, interrupted sweep
+        if last is None:
+            last, _ = rslcexp.train(lib, log, [
             "--teacher", witness, "--samples", a.samples, "--model-seed", seed,
             "--integrator", a.integrator, "--step-size", a.step_size, "--steps", a.steps,
-            "--target-loss", a.epsilon, "--time-budget", a.time_budget, "--log-every", 1000])
+                "--target-loss", a.epsilon, "--time-budget", a.time_budget, "--log-every", 1000])
+        seconds = last["wall_seconds"]
         loss = last["loss"] if last["loss"] is not None else float("inf")
         print(f"{kind:6s} n={n:5d} seed={seed:2d} loss={loss:.3g} steps={last['step']} "
               f"{seconds:.1f}s", flush=True)

@@ -38,16 +38,31 @@ def train(model, log, args, threads=1):
     start = time.perf_counter()
     run = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
+    last = last_metrics(log)
+    if last is None or run.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} failed ({run.returncode}): {run.stderr.strip()}")
+    last["exit_status"] = run.returncode  # 1: stopped on a non-finite loss
+    return last, seconds
+
+
+def last_metrics(log):
+    """The last JSON line of a metrics log (None if there is none)."""
     last = None
     if os.path.exists(log):
         with open(log) as f:
             for line in f:
                 if line.strip():
                     last = json.loads(line)
-    if last is None or run.returncode not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd)} failed ({run.returncode}): {run.stderr.strip()}")
-    last["exit_status"] = run.returncode  # 1: stopped on a non-finite loss
-    return last, seconds
+    return last
+
+
+def finished(log, steps, epsilon):
+    """The final metrics of a run that completed (all steps, or loss below
+    epsilon), else None."""
+    last = last_metrics(log)
+    if last and (last["step"] >= steps or (last["loss"] is not None and last["loss"] < epsilon)):
+        return last
+    return None
 
 
 def sizes(library):

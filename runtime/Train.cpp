@@ -66,6 +66,10 @@ public:
       // loss there).
       bool logNow = o.log_every > 0 && k % o.log_every == 0;
       bool outOfTime = o.time_budget > 0 && elapsed() >= o.time_budget;
+      if (o.allreduce) { // stop when any process asks; all learn it together
+        stopVote = outOfTime || stopRequested;
+        outOfTime = agreedStop;
+      }
       bool needFull = !minibatch() || logNow || k >= o.max_steps || outOfTime;
       double L = NAN;
       if (needFull) {
@@ -76,8 +80,10 @@ public:
       bool done = k >= o.max_steps || outOfTime || (needFull && o.target_loss > 0 && L < o.target_loss);
       if (done || logNow) {
         last = metrics(L);
-        if (o.callback && o.callback(&last, o.user))
-          done = true;
+        if (o.callback && o.callback(&last, o.user)) {
+          stopRequested = true;
+          done = done || !o.allreduce;
+        }
       }
       if (done)
         break;
@@ -120,13 +126,19 @@ private:
                       const std::vector<int64_t> &rows = {}) {
     model.paramsFromDouble(th);
     double L;
+    int64_t count = rows.empty() ? n : int64_t(rows.size());
     try {
       L = model.lossGrad(x, t, n, rows, o.loss, &grad, nullptr);
     } catch (const Error &e) {
       if (e.status != 7)
         throw;
-      fail(NAN); // restores the last finite parameters
+      if (!o.allreduce)
+        fail(NAN); // restores the last finite parameters
+      L = NAN; // the others learn of it through the sum
+      grad.assign(th.size(), NAN);
     }
+    if (o.allreduce)
+      L = sumOverProcesses(L, count, grad);
     if (o.weight_decay > 0) {
       double sq = 0;
       for (size_t i = 0; i < th.size(); ++i) {
@@ -136,6 +148,28 @@ private:
       L += 0.5 * o.weight_decay * sq;
     }
     return L;
+  }
+
+  /// Data-parallel: the mean loss and gradient over every process's samples
+  /// (each process passes its own mean over `count` samples). Also shares
+  /// the stop votes. Identical on every process.
+  double sumOverProcesses(double L, int64_t count, std::vector<double> &grad) {
+    const size_t P = grad.size();
+    std::vector<double> sums(P + 3);
+    for (size_t i = 0; i < P; ++i)
+      sums[i] = grad[i] * double(count);
+    sums[P] = L * double(count), sums[P + 1] = double(count), sums[P + 2] = stopVote;
+    allreduce(sums);
+    double total = sums[P + 1];
+    for (size_t i = 0; i < P; ++i)
+      grad[i] = sums[i] / total;
+    agreedStop = sums[P + 2] > 0;
+    return sums[P] / total;
+  }
+
+  void allreduce(std::vector<double> &values) {
+    if (o.allreduce(values.data(), int64_t(values.size()), o.allreduce_user))
+      throw Error{3, "the allreduce callback failed"};
   }
 
   /// The rows of mini-batch `k` of an epoch: a seeded permutation per epoch.
@@ -245,18 +279,29 @@ private:
     m.flow_time = model.train.flowTime;
     m.loss = L;
     m.test_loss = m.accuracy = m.test_accuracy = NAN;
-    if (o.loss == RSLC_LOSS_CROSS_ENTROPY) {
+    // Sums over processes (one process: these sums): right answers and
+    // samples on the training set, test loss x samples, right answers and
+    // samples on the test set.
+    std::vector<double> sums(5, 0.0);
+    model.paramsFromDouble(theta);
+    if (o.loss == RSLC_LOSS_CROSS_ENTROPY && n > 0) {
       int64_t right = 0;
-      model.paramsFromDouble(theta);
       model.lossGrad(x, t, n, {}, o.loss, nullptr, &right);
-      m.accuracy = double(right) / double(n);
+      sums[0] = double(right), sums[1] = double(n);
     }
     if (nTest > 0) {
       int64_t right = 0;
-      model.paramsFromDouble(theta);
-      m.test_loss = model.lossGrad(xTest, tTest, nTest, {}, o.loss, nullptr, &right);
+      sums[2] = double(nTest) * model.lossGrad(xTest, tTest, nTest, {}, o.loss, nullptr, &right);
+      sums[3] = double(right), sums[4] = double(nTest);
+    }
+    if (o.allreduce)
+      allreduce(sums);
+    if (sums[1] > 0)
+      m.accuracy = sums[0] / sums[1];
+    if (sums[4] > 0) {
+      m.test_loss = sums[2] / sums[4];
       if (o.loss == RSLC_LOSS_CROSS_ENTROPY)
-        m.test_accuracy = double(right) / double(nTest);
+        m.test_accuracy = sums[3] / sums[4];
     }
     m.param_norm = norm(theta);
     m.grad_norm = norm(g);
@@ -283,6 +328,10 @@ private:
   std::vector<int64_t> perm;
   int64_t permEpoch = -1;
   std::vector<std::pair<double, double>> history;
+  // Stop votes: this process's (out of time, or the callback asked), and
+  // the agreement of all processes at the last sum.
+  bool stopRequested = false, agreedStop = false;
+  double stopVote = 0;
 };
 
 //===--- Checkpoints ------------------------------------------------------===//
@@ -324,7 +373,8 @@ public:
     uint64_t n = get<uint64_t>();
     need(n * sizeof(double));
     std::vector<double> v(n);
-    std::memcpy(v.data(), data.data() + pos, n * sizeof(double));
+    if (n > 0) // an empty vector's data() may be null
+      std::memcpy(v.data(), data.data() + pos, n * sizeof(double));
     pos += n * sizeof(double);
     return v;
   }

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define RSLC_ABI_VERSION 1
+#define RSLC_ABI_VERSION 2
 
 #ifndef RSLC_REAL_DEFINED
 #define RSLC_REAL_DEFINED
@@ -125,6 +125,13 @@ typedef struct rslc_train_options {
   int64_t log_every;    /* callback period in steps (0: only at the end) */
   rslc_callback callback;
   void *user;
+  /* Data-parallel training (docs/runtime.md): each process trains on its
+   * shard of the data; `allreduce` must sum `count` doubles over all
+   * processes in place (e.g. MPI_Allreduce) and return 0. The runtime calls
+   * it after every gradient and metric evaluation, equally often on every
+   * process, so all processes take identical steps. Null: one process. */
+  int (*allreduce)(double *values, int64_t count, void *user);
+  void *allreduce_user;
 } rslc_train_options;
 
 void rslc_default_train_options(rslc_train_options *options);

@@ -18,9 +18,33 @@ config.test_exec_root = os.path.join(config.rslc_obj_root, "tests")
 project = os.path.dirname(config.test_source_root)
 config.substitutions.append(("%rslc", os.path.join(config.rslc_bin_dir, "rslc")))
 config.substitutions.append(("%examples", os.path.join(project, "examples")))
-config.substitutions.append(("%python", config.python))
+# In a sanitizer build (RSLC_SANITIZE) generated libraries hold an
+# instrumented runtime: python preloads the shared sanitizer runtime, and C
+# programs are built with the same sanitizers.
+if config.sanitize:
+    config.substitutions.append(("%python", "env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 %s"
+                                 % (config.asan_runtime, config.python)))
+    config.substitutions.append(("%cc", "%s -fsanitize=%s -shared-libsan -Wl,-rpath,%s"
+                                 % (config.cc, config.sanitize, os.path.dirname(config.asan_runtime))))
+    config.available_features.add("sanitizer")
+    config.environment["LSAN_OPTIONS"] = "suppressions=" + os.path.join(config.test_source_root, "lsan.supp")
+    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        if name in os.environ:
+            config.environment[name] = os.environ[name]
+else:
+    config.substitutions.append(("%python", config.python))
+    config.substitutions.append(("%cc", config.cc))
 for tool in ("gradcheck", "abicheck"):
     config.substitutions.append(("%" + tool, os.path.join(config.rslc_bin_dir, tool)))
 config.substitutions.append(("%train", os.path.join(config.rslc_bin_dir, "rslc-train")))
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.rslc_bin_dir, config.environment.get("PATH", "")])
+
+# Data-parallel tests: mpirun as root (the CI machine's user) on one machine.
+# Under sanitizers, leak checks are off there: Open MPI's plugins keep memory
+# until exit and are unloaded by then, so no suppression can name them.
+if config.mpi:
+    config.available_features.add("mpi")
+    config.substitutions.append(("%mpirun", "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 %s"
+                                 "%s --oversubscribe --bind-to none"
+                                 % ("ASAN_OPTIONS=detect_leaks=0 " if config.sanitize else "", config.mpiexec)))

@@ -39,6 +39,10 @@ Error linkShared(const std::string &object, const std::string &runtimeDir,
                                  "-Wl,--whole-archive", runtime, "-Wl,--no-whole-archive", lift,
                                  "-fopenmp", versionScript,
                                  "-Wl,-z,defs", "-lm"};
+  // A sanitizer build's runtime needs the sanitizers' shared runtime.
+  SmallVector<StringRef> sanitizerFlags;
+  StringRef(RSLC_SANITIZER_LINK_FLAGS).split(sanitizerFlags, ' ', -1, false);
+  args.insert(args.end(), sanitizerFlags.begin(), sanitizerFlags.end());
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log), StringRef(log)};
   std::string error;
   int rc = sys::ExecuteAndWait(*program, args, std::nullopt, redirects, 0, 0, &error);

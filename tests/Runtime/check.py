@@ -9,6 +9,10 @@
   check.py order DIR W0.npy Wa.npy Wb.npy T RATIO
                                      error(Wa)/error(Wb) > RATIO (order of accuracy)
   check.py decreases LOG.jsonl FACTOR   last loss < FACTOR * first loss
+  check.py same-trajectory A.jsonl B.jsonl TOL
+                                     the same logged steps, losses within TOL (relative)
+  check.py fails-within SECONDS -- CMD...
+                                     CMD exits non-zero before SECONDS (no hang)
 """
 import json
 import sys
@@ -67,3 +71,23 @@ elif cmd == "decreases":
     ok = losses[-1] < float(sys.argv[3]) * losses[0]
     print(f"{'ok' if ok else 'FAIL'} loss {losses[0]:.4g} -> {losses[-1]:.4g}")
     sys.exit(not ok)
+elif cmd == "same-trajectory":  # two runs' logged losses agree step by step
+    a = [json.loads(line) for line in open(sys.argv[2])]
+    b = [json.loads(line) for line in open(sys.argv[3])]
+    tol = float(sys.argv[4])
+    worst = max(abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(a, b))
+    ok = len(a) == len(b) > 1 and all(x["step"] == y["step"] for x, y in zip(a, b)) and worst < tol
+    print(f"{'ok' if ok else 'FAIL'} trajectories: {len(a)} and {len(b)} logs, "
+          f"largest relative loss difference {worst:.3g} (tolerance {tol:g})")
+    sys.exit(not ok)
+elif cmd == "fails-within":  # SECONDS -- CMD...: CMD must fail (not hang) in time
+    import subprocess
+    seconds, argv = float(sys.argv[2]), sys.argv[4:]
+    try:
+        run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=seconds)
+    except subprocess.TimeoutExpired:
+        print(f"FAIL: still running after {seconds:g} s")
+        sys.exit(1)
+    print(run.stdout)
+    print(f"{'ok' if run.returncode else 'FAIL'} exit status {run.returncode}")
+    sys.exit(run.returncode == 0)

@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Data.h"
+#include "Distributed.h"
 
 #include "Lift/Random.h"
 #include "rslc_dl.h"
@@ -23,6 +24,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <new>
 #include <numeric>
 
 using namespace llvm;
@@ -69,9 +71,14 @@ cl::opt<bool> quiet("quiet", cl::desc("No progress output"), cl::cat(cat));
 volatile std::sig_atomic_t interrupted = 0;
 void onSignal(int) { interrupted = 1; }
 
+dist::World world; // this process's rank among `world.size` (1 without mpirun)
+
+/// Reports and ends the job: under mpirun, every rank (no rank is left
+/// waiting in a collective call).
 [[noreturn]] void die(const std::string &msg, int code = 1) {
-  WithColor::error(errs(), "rslc-train") << msg << "\n";
-  std::exit(code);
+  WithColor::error(errs(), "rslc-train") << (world.size > 1 ? "rank " + std::to_string(world.rank) + ": " : "")
+                                         << msg << "\n";
+  dist::abortAll(code);
 }
 
 /// Values in the model's precision.
@@ -156,6 +163,17 @@ DataSet loadData(const model_api &api, rslc_model *m, bool ce) {
   if (!ds.y.values.empty() && ds.y.cols != tw)
     die("targets: " + std::to_string(ds.y.cols) + " values per sample; the " + (ce ? "cross-entropy" : "mse") +
         " loss needs " + std::to_string(tw));
+  // Class labels are checked here, where the file and row are known.
+  for (int64_t r = 0; ce && r < int64_t(ds.y.values.size()); ++r) {
+    double c = ds.y.values[r];
+    if (!(c >= 0 && c < double(nout) && c == std::floor(c))) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", c);
+      die((targetPath.empty() ? std::string(dataPath) : std::string(targetPath)) + ": row " +
+          std::to_string(r) + ": target " + text + " is not a class index in [0, " +
+          std::to_string(nout) + ")");
+    }
+  }
   return ds;
 }
 
@@ -187,7 +205,7 @@ std::string json(const rslc_metrics &m) {
 
 struct Reporter {
   std::ofstream file;
-  bool toStdout = false, tty = isatty(2), warned = false;
+  bool toStdout = false, tty = isatty(2), warned = false, quiet = ::quiet;
   int64_t total = 0, base = 0;
 
   static int callback(const rslc_metrics *m, void *self) {
@@ -197,13 +215,13 @@ struct Reporter {
       std::printf("%s\n", line.c_str()), std::fflush(stdout);
     if (r->file.is_open())
       r->file << line << "\n" << std::flush;
-    if (m->diverging && !r->warned) {
+    if (m->diverging && !r->warned && world.rank == 0) {
       r->warned = true;
       WithColor::warning(errs(), "rslc-train")
           << "the parameter norm grows without bound while the loss stalls (step " << m->step
           << ", |theta| = " << m->param_norm << "): the problem may have no optimum\n";
     }
-    if (!quiet) {
+    if (!r->quiet) {
       double frac = r->total ? double(m->step - r->base) / double(r->total) : 1.0;
       char acc[32] = "";
       if (std::isfinite(m->accuracy))
@@ -224,6 +242,7 @@ struct Reporter {
 } // namespace
 
 int main(int argc, char **argv) {
+  world = dist::init(argc, argv);
   cl::HideUnrelatedOptions(cat);
   if (!cl::ParseCommandLineOptions(argc, argv, "rslc-train: train and run rslc-compiled models\n", &errs()))
     return 2;
@@ -246,12 +265,26 @@ int main(int argc, char **argv) {
     die(api.last_error(nullptr));
   if (!resumePath.empty() && api.load(m, resumePath.c_str()))
     die(api.last_error(m));
+  if (world.size > 1) { // every rank starts from rank 0's parameters
+    std::vector<double> theta(api.num_params(m));
+    Reals buffer(api.real_size(), theta);
+    api.get_params(m, const_cast<void *>(buffer.data()), int64_t(theta.size()));
+    if (api.real_size() == 4)
+      theta.assign(buffer.f.begin(), buffer.f.end());
+    else
+      theta = buffer.d;
+    dist::broadcast(theta);
+    Reals start(api.real_size(), theta);
+    api.set_params(m, start.data(), int64_t(theta.size()));
+  }
 
   DataSet ds;
   try {
     ds = loadData(api, m, ce);
   } catch (const data::DataError &e) {
     die(e.what());
+  } catch (const std::bad_alloc &) {
+    die("out of memory while reading the data");
   }
   const int bytes = api.real_size();
 
@@ -266,10 +299,12 @@ int main(int argc, char **argv) {
     if (bytes == 4)
       yd.assign(yf.begin(), yf.end());
     try {
-      data::saveCSV(predictPath, {yd, n, nout});
+      if (world.rank == 0)
+        data::saveCSV(predictPath, {yd, n, nout});
     } catch (const data::DataError &e) {
       die(e.what());
     }
+    dist::finalize();
     return 0;
   }
 
@@ -297,6 +332,23 @@ int main(int argc, char **argv) {
         for (int64_t r = 0; r < mm->rows; ++r)
           mm->values[r * mm->cols + c] = (mm->values[r * mm->cols + c] - mean) / sd;
     }
+  if (world.size > 1) { // rank r trains on rows r, r + size, r + 2 size, ...
+    if (nTrain < world.size)
+      die(std::to_string(nTrain) + " training samples cannot be shared by " + std::to_string(world.size) +
+          " ranks", 2);
+    int64_t smallest = nTrain / world.size;
+    if (batchSize > 0 && batchSize >= smallest)
+      die("--batch-size " + std::to_string(batchSize) + " is not below the " + std::to_string(smallest) +
+          " samples of the smallest shard (" + std::to_string(world.size) + " ranks)", 2);
+    auto shard = [](const data::Matrix &m) {
+      std::vector<int64_t> rows;
+      for (int64_t r = world.rank; r < m.rows; r += world.size)
+        rows.push_back(r);
+      return take(m, rows);
+    };
+    xtr = shard(xtr), ytr = shard(ytr), xte = shard(xte), yte = shard(yte);
+    nTrain = xtr.rows, nTest = xte.rows;
+  }
   Reals x(bytes, xtr.values), y(bytes, ytr.values), xt(bytes, xte.values), yt(bytes, yte.values);
 
   rslc_train_options o;
@@ -306,8 +358,10 @@ int main(int argc, char **argv) {
   o.step_size = stepSize, o.momentum = momentum, o.weight_decay = weightDecay;
   o.tolerance = tolerance, o.batch_size = batchSize, o.target_loss = targetLoss;
   o.time_budget = timeBudget, o.shuffle_seed = seed, o.log_every = logEvery;
-  Reporter reporter;
-  if (logPath == "-")
+  Reporter reporter; // metrics are the same on every rank: rank 0 reports
+  if (world.rank > 0)
+    reporter.quiet = true;
+  else if (logPath == "-")
     reporter.toStdout = true;
   else if (!logPath.empty()) {
     reporter.file.open(logPath);
@@ -316,6 +370,8 @@ int main(int argc, char **argv) {
   }
   o.callback = Reporter::callback;
   o.user = &reporter;
+  if (world.size > 1)
+    o.allreduce = dist::allreduceSum;
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
 
@@ -334,17 +390,18 @@ int main(int argc, char **argv) {
     done += o.max_steps;
     bool finished = done >= steps || interrupted || (targetLoss > 0 && last.loss < targetLoss) ||
                     (timeBudget > 0 && last.wall_seconds >= timeBudget);
-    if (!checkpointPath.empty() && (finished || checkpointEvery > 0) && api.save(m, checkpointPath.c_str()))
+    if (world.rank == 0 && !checkpointPath.empty() && (finished || checkpointEvery > 0) &&
+        api.save(m, checkpointPath.c_str()))
       die(api.last_error(m));
     if (finished)
       break;
   }
-  if (!quiet && reporter.tty)
+  if (!reporter.quiet && reporter.tty)
     std::fputc('\n', stderr);
   if (status) // NaN/inf: the last good checkpoint is kept, not overwritten
     die(std::string(api.last_error(m)) +
         (checkpointPath.empty() ? "" : "; the last good checkpoint '" + checkpointPath + "' is kept"));
-  if (!exportPath.empty()) {
+  if (world.rank == 0 && !exportPath.empty()) {
     int64_t P = api.num_params(m);
     std::vector<float> pf(P);
     std::vector<double> pd(P);
@@ -357,10 +414,15 @@ int main(int argc, char **argv) {
       die(e.what());
     }
   }
-  if (!quiet)
+  if (!reporter.quiet)
     std::fprintf(stderr, "%s: step %lld, loss %.6g%s%s\n", api.blueprint_name(), (long long)last.step,
                  last.loss, std::isfinite(last.test_loss) ? (", test loss " + std::to_string(last.test_loss)).c_str() : "",
                  std::isfinite(last.accuracy) ? (", accuracy " + std::to_string(last.accuracy)).c_str() : "");
+  if (!reporter.quiet && world.size > 1)
+    std::fprintf(stderr, "%d ranks: each sent %.3f MiB through allreduce (%.1f KiB per step)\n", world.size,
+                 double(dist::bytesReduced()) / (1 << 20),
+                 last.step ? double(dist::bytesReduced()) / 1024 / double(last.step) : 0.0);
   api.destroy(m);
+  dist::finalize();
   return interrupted ? 130 : 0;
 }
