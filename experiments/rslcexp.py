@@ -10,12 +10,17 @@ import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# RSLC_BIN / RSLC_RUNTIME_DIR: another build's tools and runtime (e.g. a copy
+# that a rebuild will not replace mid-sweep).
 BIN = os.environ.get("RSLC_BIN", os.path.join(ROOT, "build", "bin"))
+RUNTIME_DIR = os.environ.get("RSLC_RUNTIME_DIR")
 
 
 def compile_model(blueprint, out, lift=None, module=None, defines=None):
     """rslc BLUEPRINT -o OUT; returns OUT.so."""
     cmd = [os.path.join(BIN, "rslc"), blueprint, "-o", out]
+    if RUNTIME_DIR:
+        cmd.append("--runtime-dir=" + RUNTIME_DIR)
     if lift:
         cmd.append("--lift=" + lift)
     if module:

@@ -25,16 +25,21 @@ extern void *const rslc_vertex_kernels[];
 namespace rslc::rt {
 
 template <typename T> struct KernelTypes {
-  /// Z[j] += sum over lifted edges q=(i->j) of M(W[q], Y[i]), rows j0..j1.
+  /// Z[j][.][b0:b1] += sum over lifted edges q=(i->j) of M(W[q], Y[i]), rows
+  /// j0..j1; B is the batch (row length).
   using Forward = void (*)(const T *W, const T *Y, T *Z, const uint32_t *col,
-                           const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t batch);
-  /// dW[q] += dM/dW (dZ[j], Y[i]), rows j0..j1.
+                           const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t b0,
+                           int64_t b1, int64_t B);
+  /// dW[q] += dM/dW (dZ[j], Y[i]) over the whole batch, for the forward
+  /// positions q in [q0, q1) of rows j0..j1.
   using WeightGrad = void (*)(T *dW, const T *dZ, const T *Y, const uint32_t *col,
-                              const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t batch);
-  /// dY[i] += sum over lifted edges q=(i->j) of dM/dY (W[q], dZ[j]), sources i0..i1.
+                              const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t q0,
+                              int64_t q1, int64_t B);
+  /// dY[i][.][b0:b1] += sum over lifted edges q=(i->j) of dM/dY (W[q], dZ[j]),
+  /// sources i0..i1.
   using DataGrad = void (*)(const T *W, const T *dZ, T *dY, const uint64_t *tPtr,
                             const uint32_t *tRow, const uint32_t *tPos, int64_t i0, int64_t i1,
-                            int64_t batch);
+                            int64_t b0, int64_t b1, int64_t B);
   /// Y = act(Z + bias), rows j0..j1 (bias may be null).
   using ActForward = void (*)(const T *Z, const T *bias, T *Y, int64_t j0, int64_t j1,
                               int64_t batch);

@@ -27,12 +27,50 @@ namespace {
 
 constexpr int64_t rowChunk = 16;
 
+/// Batch columns per chunk (the widest register tile: 8 AVX-512 registers).
+constexpr int64_t batchChunk = 128;
+/// Forward positions per chunk of a weight gradient split by positions.
+constexpr int64_t positionChunk = 1024;
+
 /// Calls body(begin, end) over [0, n) in fixed chunks, in parallel.
 template <typename Body> void parallelRows(int64_t n, Body body) {
   int64_t chunks = (n + rowChunk - 1) / rowChunk;
 #pragma omp parallel for schedule(static) if (chunks > 1)
   for (int64_t c = 0; c < chunks; ++c)
     body(c * rowChunk, std::min(n, (c + 1) * rowChunk));
+}
+
+/// Too few row chunks to keep every thread busy?
+bool fewRows(int64_t rows) {
+  return (rows + rowChunk - 1) / rowChunk < 4 * int64_t(omp_get_max_threads());
+}
+
+/// Calls body(r0, r1, b0, b1) over rows [0, rows) and batch columns
+/// [0, batch) in fixed chunks, in parallel; the batch is split only when
+/// rows are few. Every output element is computed by the same operations
+/// whatever the split, so results do not depend on the thread count.
+template <typename Body> void parallelRowsAndBatch(int64_t rows, int64_t batch, Body body) {
+  int64_t rowChunks = (rows + rowChunk - 1) / rowChunk;
+  int64_t batchChunks = fewRows(rows) ? (batch + batchChunk - 1) / batchChunk : 1;
+  int64_t tasks = rowChunks * batchChunks;
+#pragma omp parallel for schedule(static) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) {
+    int64_t r = t / batchChunks, c = t % batchChunks;
+    body(r * rowChunk, std::min(rows, (r + 1) * rowChunk), c * batchChunk,
+         batchChunks == 1 ? batch : std::min(batch, (c + 1) * batchChunk));
+  }
+}
+
+/// Calls body(j0, j1, q0, q1) so that every forward position of an edge
+/// with `rows` target rows and `count` lifted edges is visited once: by row
+/// chunks, or, when rows are few, by chunks of positions.
+template <typename Body> void parallelRowsOrPositions(int64_t rows, int64_t count, Body body) {
+  if (!fewRows(rows))
+    return parallelRows(rows, [&](int64_t j0, int64_t j1) { body(j0, j1, int64_t(0), count); });
+  int64_t chunks = (count + positionChunk - 1) / positionChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c)
+    body(int64_t(0), rows, c * positionChunk, std::min(count, (c + 1) * positionChunk));
 }
 
 template <typename T> class Model final : public ModelBase {
@@ -60,15 +98,20 @@ public:
         inputSize += v.dim;
       if (v.role == Role::Output)
         outputSize += v.dim;
+      maxPerSample = std::max(maxPerSample, v.copies * v.dim); // <= 2^48 (estimate)
     }
+    maxPerSample = std::max({maxPerSample, inputSize, outputSize});
   }
 
   void forward(const void *xv, int64_t batch, void *yv) override {
     const T *x = static_cast<const T *>(xv);
     T *y = static_cast<T *>(yv);
     const LiftPlan &p = g.plan;
-    requireFinite(x, batch * inputSize, "input x");
+    // Allocate first: a batch too large for memory fails here (bad_alloc)
+    // before x is read. A failed forward leaves no forward to differentiate.
+    haveForward = false;
     resize(batch);
+    requireFinite(x, batch * inputSize, "input x");
     int64_t off = 0;
     for (size_t v = 0; v < p.vertices.size(); ++v) {
       if (p.vertices[v].role != Role::Input)
@@ -96,8 +139,8 @@ public:
         const LiftedEdge &le = g.edges[e];
         const T *W = weights(e, params);
         const T *src = Y[p.edges[e].src].data();
-        parallelRows(le.nv, [&](int64_t j0, int64_t j1) {
-          fwd(W, src, target, le.col.data(), le.rowPtr.data(), j0, j1, batch);
+        parallelRowsAndBatch(le.nv, batch, [&](int64_t j0, int64_t j1, int64_t b0, int64_t b1) {
+          fwd(W, src, target, le.col.data(), le.rowPtr.data(), j0, j1, b0, b1, batch);
         });
       }
       if (prod) {
@@ -184,8 +227,8 @@ public:
           auto wgrad = reinterpret_cast<typename K::WeightGrad>(wk);
           T *dW = weights(e, grads);
           const T *src = Y[u].data();
-          parallelRows(le.nv, [&](int64_t j0, int64_t j1) {
-            wgrad(dW, dZe, src, le.col.data(), le.rowPtr.data(), j0, j1, batch);
+          parallelRowsOrPositions(le.nv, int64_t(le.count), [&](int64_t j0, int64_t j1, int64_t q0, int64_t q1) {
+            wgrad(dW, dZe, src, le.col.data(), le.rowPtr.data(), j0, j1, q0, q1, batch);
           });
         }
         if (p.vertices[u].role == Role::Input && !dx)
@@ -193,8 +236,8 @@ public:
         auto dgrad = reinterpret_cast<typename K::DataGrad>(rslc_edge_kernels[3 * e + 2]);
         const T *W = weights(e, params);
         T *dsrc = dY[u].data();
-        parallelRows(le.nu, [&](int64_t i0, int64_t i1) {
-          dgrad(W, dZe, dsrc, le.tPtr.data(), le.tRow.data(), le.tPos.data(), i0, i1, batch);
+        parallelRowsAndBatch(le.nu, batch, [&](int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
+          dgrad(W, dZe, dsrc, le.tPtr.data(), le.tRow.data(), le.tPos.data(), i0, i1, b0, b1, batch);
         });
       }
     }

@@ -16,9 +16,15 @@ namespace {
 
 class KernelEmitter {
 public:
-  KernelEmitter(const LiftPlan &plan, Precision precision, LLVMContext &ctx)
+  KernelEmitter(const LiftPlan &plan, Precision precision, unsigned vectorBits, LLVMContext &ctx)
       : plan(plan), ctx(ctx), b(ctx), module(std::make_unique<Module>(plan.module, ctx)) {
     T = precision == Precision::F64 ? b.getDoubleTy() : b.getFloatTy();
+    // Tiles of 8 registers (8 independent FMA chains hide the FMA latency),
+    // then of one register, then single columns.
+    int64_t lanes = vectorBits / T->getPrimitiveSizeInBits();
+    tiles = {{8 * lanes, FixedVectorType::get(T, 8 * lanes)},
+             {lanes, FixedVectorType::get(T, lanes)},
+             {1, T}};
     i64 = b.getInt64Ty();
     i32 = b.getInt32Ty();
     ptr = b.getPtrTy();
@@ -98,8 +104,9 @@ private:
     return nullptr;
   }
 
-  /// for (iv = start; iv < end; ++iv) body(iv)
-  void loop(Value *start, Value *end, const Twine &name, function_ref<void(Value *)> body) {
+  /// for (iv = start; iv < end; iv += step) body(iv)
+  void loop(Value *start, Value *end, const Twine &name, function_ref<void(Value *)> body,
+            int64_t step = 1) {
     Function *f = b.GetInsertBlock()->getParent();
     BasicBlock *pre = b.GetInsertBlock();
     BasicBlock *header = BasicBlock::Create(ctx, name + ".header", f);
@@ -112,7 +119,7 @@ private:
     b.CreateCondBr(b.CreateICmpSLT(iv, end), bodyBB, exit);
     b.SetInsertPoint(bodyBB);
     body(iv);
-    iv->addIncoming(b.CreateAdd(iv, ConstantInt::get(iv->getType(), 1), name + ".next",
+    iv->addIncoming(b.CreateAdd(iv, ConstantInt::get(iv->getType(), step), name + ".next",
                                 /*HasNUW=*/true, /*HasNSW=*/true),
                     b.GetInsertBlock());
     b.CreateBr(header);
@@ -229,33 +236,81 @@ private:
          mul(add(mul(i, c64(du)), a), B));
   }
 
+  /// Batch columns [b0, b1) a tile at a time, widest tiles first; calls
+  /// body(offset, k) for the tile of kind k at column offset. Tiles are the
+  /// outer loop so that the rows a kernel reads stay in cache across the
+  /// rows it writes.
+  void batchTiles(Function *f, function_ref<void(Value *offset, size_t k)> body) {
+    Value *from = arg(f, "b0"), *b1 = arg(f, "b1");
+    for (size_t k = 0; k < tiles.size(); ++k) {
+      int64_t width = tiles[k].first;
+      Value *to = k + 1 == tiles.size()
+                      ? b1
+                      : add(from, mul(b.CreateSDiv(b.CreateNSWSub(b1, from), c64(width)), c64(width)));
+      loop(from, to, "t", [&](Value *t) { body(t, k); }, width);
+      from = to;
+    }
+  }
+  /// out[rowStart + offset ..] += the sum of the terms for the tile of kind
+  /// k, accumulated in registers: terms(acc, type) adds each term into acc.
+  /// Each column sees the same operations (fmuladd, same order) whatever
+  /// tile holds it, so results do not depend on how callers split batches.
+  void tileSum(size_t k, Value *out, Value *rowStart, Value *offset,
+               function_ref<void(Value *acc, Type *type)> terms) {
+    Type *type = tiles[k].second;
+    b.CreateStore(Constant::getNullValue(type), accSlots[k]);
+    terms(accSlots[k], type);
+    Value *p = at(out, add(rowStart, offset));
+    b.CreateAlignedStore(b.CreateFAdd(b.CreateAlignedLoad(type, p, elementAlign()),
+                                      b.CreateLoad(type, accSlots[k])),
+                         p, elementAlign());
+  }
+  /// *acc += w * source[offset..] (w null: += source), in acc's type.
+  void accumulate(Value *acc, Type *type, Value *w, Value *source, Value *offset) {
+    Value *x = b.CreateAlignedLoad(type, at(source, offset), elementAlign());
+    Value *sum = b.CreateLoad(type, acc);
+    if (w) {
+      if (auto *v = dyn_cast<FixedVectorType>(type))
+        w = b.CreateVectorSplat(v->getNumElements(), w);
+      sum = b.CreateIntrinsic(Intrinsic::fmuladd, {type}, {w, x, sum});
+    } else {
+      sum = b.CreateFAdd(sum, x);
+    }
+    b.CreateStore(sum, acc);
+  }
+  /// Batch rows are only aligned to one element.
+  Align elementAlign() { return Align(T->getPrimitiveSizeInBits() / 8); }
+  /// Entry-block slots for the accumulators (promoted to registers).
+  void accumulatorSlots() {
+    accSlots.clear();
+    for (auto &tile : tiles)
+      accSlots.push_back(b.CreateAlloca(tile.second, nullptr, "acc"));
+  }
+
   //===--- Edge kernels ---------------------------------------------------===//
 
-  /// Z[j][a][:] += sum_q M(W[q], Y[i][:][:]).
+  /// Z[j][a][b0:b1] += sum_q M(W[q], Y[i][:][b0:b1]), a batch tile at a
+  /// time in registers.
   Function *edgeForward(size_t e) {
     const PlanEdge &pe = plan.edges[e];
     int64_t dv = plan.vertices[pe.dst].dim;
     Function *f = kernel("rslc_fwd_" + edgeName(e),
                          {{"W", ptr}, {"Y", ptr}, {"Z", ptr}, {"col", ptr}, {"rowPtr", ptr},
-                          {"j0", i64}, {"j1", i64}, {"B", i64}},
+                          {"j0", i64}, {"j1", i64}, {"b0", i64}, {"b1", i64}, {"B", i64}},
                          {"W", "Y", "col", "rowPtr"});
+    accumulatorSlots();
     Value *W = arg(f, "W"), *Y = arg(f, "Y"), *Z = arg(f, "Z"), *B = arg(f, "B");
-    loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
-      auto [begin, end] = row(pe, j, arg(f, "rowPtr"));
-      loop(begin, end, "q", [&](Value *q) {
-        Value *i = source(pe, j, q, arg(f, "col"));
+    batchTiles(f, [&](Value *t, size_t k) {
+      loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
+        auto [begin, end] = row(pe, j, arg(f, "rowPtr"));
         loop(c64(0), c64(dv), "a", [&](Value *a) {
-          Value *zrow = mul(add(mul(j, c64(dv)), a), B);
-          auto accumulate = [&](Value *yrowIndex, Value *w) {
-            loop(c64(0), B, "b", [&](Value *bb) {
-              Value *zp = at(Z, add(zrow, bb));
-              Value *y = load(Y, add(yrowIndex, bb));
-              Value *term = w ? fmul(w, y) : y;
-              b.CreateStore(fadd(b.CreateLoad(T, zp), term), zp);
+          tileSum(k, Z, mul(add(mul(j, c64(dv)), a), B), t, [&](Value *acc, Type *type) {
+            loop(begin, end, "q", [&](Value *q) {
+              Value *i = source(pe, j, q, arg(f, "col"));
+              forEachMapTerm(pe, q, i, a, B, [&](Value *wi, Value *yrow) {
+                accumulate(acc, type, wi ? load(W, wi) : nullptr, Y, add(yrow, t));
+              });
             });
-          };
-          forEachMapTerm(pe, q, i, a, B, [&](Value *wi, Value *yrow) {
-            accumulate(yrow, wi ? load(W, wi) : nullptr);
           });
         });
       });
@@ -264,17 +319,20 @@ private:
     return f;
   }
 
-  /// dW[q][a][c] += sum_b dZ[j][a][b] * Y[i][c][b].
+  /// dW[q][a][c] += sum_b dZ[j][a][b] * Y[i][c][b], positions q0..q1 of rows j0..j1.
   Function *edgeWeightGrad(size_t e) {
     const PlanEdge &pe = plan.edges[e];
     int64_t dv = plan.vertices[pe.dst].dim;
     Function *f = kernel("rslc_wgrad_" + edgeName(e),
                          {{"dW", ptr}, {"dZ", ptr}, {"Y", ptr}, {"col", ptr}, {"rowPtr", ptr},
-                          {"j0", i64}, {"j1", i64}, {"B", i64}},
+                          {"j0", i64}, {"j1", i64}, {"q0", i64}, {"q1", i64}, {"B", i64}},
                          {"dZ", "Y", "col", "rowPtr"});
     Value *dW = arg(f, "dW"), *dZ = arg(f, "dZ"), *Y = arg(f, "Y"), *B = arg(f, "B");
     loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
-      auto [begin, end] = row(pe, j, arg(f, "rowPtr"));
+      auto [rowBegin, rowEnd] = row(pe, j, arg(f, "rowPtr"));
+      // Only positions in [q0, q1): callers may split a long row.
+      Value *begin = b.CreateBinaryIntrinsic(Intrinsic::smax, rowBegin, arg(f, "q0"));
+      Value *end = b.CreateBinaryIntrinsic(Intrinsic::smin, rowEnd, arg(f, "q1"));
       loop(begin, end, "q", [&](Value *q) {
         Value *i = source(pe, j, q, arg(f, "col"));
         loop(c64(0), c64(dv), "a", [&](Value *a) {
@@ -300,28 +358,35 @@ private:
     return f;
   }
 
-  /// dY[i][c][:] += sum over edges q=(i->j) of W[q][a][c] * dZ[j][a][:].
+  /// dY[i][c][b0:b1] += sum over edges q=(i->j) of W[q][a][c] * dZ[j][a][b0:b1]
+  /// (the transpose of forEachMapTerm's terms), a batch tile at a time.
   Function *edgeDataGrad(size_t e) {
     const PlanEdge &pe = plan.edges[e];
-    int64_t dv = plan.vertices[pe.dst].dim;
+    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
     Function *f = kernel("rslc_dgrad_" + edgeName(e),
                          {{"W", ptr}, {"dZ", ptr}, {"dY", ptr}, {"tPtr", ptr}, {"tRow", ptr},
-                          {"tPos", ptr}, {"i0", i64}, {"i1", i64}, {"B", i64}},
+                          {"tPos", ptr}, {"i0", i64}, {"i1", i64}, {"b0", i64}, {"b1", i64},
+                          {"B", i64}},
                          {"W", "dZ", "tPtr", "tRow", "tPos"});
+    accumulatorSlots();
     Value *W = arg(f, "W"), *dZ = arg(f, "dZ"), *dY = arg(f, "dY"), *B = arg(f, "B");
-    loop(arg(f, "i0"), arg(f, "i1"), "i", [&](Value *i) {
-      outgoing(pe, i, f, [&](Value *q, Value *j) {
-        loop(c64(0), c64(dv), "a", [&](Value *a) {
-          Value *zrow = mul(add(mul(j, c64(dv)), a), B);
-          auto accumulate = [&](Value *yrow, Value *w) {
-            loop(c64(0), B, "b", [&](Value *bb) {
-              Value *yp = at(dY, add(yrow, bb));
-              Value *dz = load(dZ, add(zrow, bb));
-              b.CreateStore(fadd(b.CreateLoad(T, yp), w ? fmul(w, dz) : dz), yp);
+    batchTiles(f, [&](Value *t, size_t k) {
+      loop(arg(f, "i0"), arg(f, "i1"), "i", [&](Value *i) {
+        loop(c64(0), c64(du), "c", [&](Value *c) {
+          Value *yrow = mul(add(mul(i, c64(du)), c), B);
+          tileSum(k, dY, yrow, t, [&](Value *acc, Type *type) {
+            outgoing(pe, i, f, [&](Value *q, Value *j) {
+            auto term = [&](Value *a, Value *wi) {
+              accumulate(acc, type, wi ? load(W, wi) : nullptr, dZ,
+                         add(mul(add(mul(j, c64(dv)), a), B), t));
+            };
+            if (pe.map == MapKind::Linear)
+              loop(c64(0), c64(dv), "a", [&](Value *a) {
+                term(a, add(mul(add(mul(q, c64(dv)), a), c64(du)), c));
+              });
+            else // diag and skip: component c feeds component c
+              term(c, pe.map == MapKind::Diag ? add(mul(q, c64(dv)), c) : nullptr);
             });
-          };
-          forEachMapTerm(pe, q, i, a, B, [&](Value *wi, Value *yrow) {
-            accumulate(yrow, wi ? load(W, wi) : nullptr);
           });
         });
       });
@@ -451,14 +516,18 @@ private:
   IRBuilder<> b;
   std::unique_ptr<Module> module;
   Type *T, *i64, *i32;
+  /// Batch tiles, widest first: columns and the accumulator type.
+  std::vector<std::pair<int64_t, Type *>> tiles;
+  std::vector<Value *> accSlots; ///< the current kernel's accumulators, per tile
   PointerType *ptr;
   FastMathFlags reduceFlags;
 };
 
 } // namespace
 
-std::unique_ptr<Module> emitKernels(const LiftPlan &plan, Precision precision, LLVMContext &ctx) {
-  return KernelEmitter(plan, precision, ctx).run();
+std::unique_ptr<Module> emitKernels(const LiftPlan &plan, Precision precision, unsigned vectorBits,
+                                    LLVMContext &ctx) {
+  return KernelEmitter(plan, precision, vectorBits, ctx).run();
 }
 
 } // namespace rslc::codegen

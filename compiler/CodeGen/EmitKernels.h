@@ -23,9 +23,10 @@ namespace rslc::codegen {
 
 enum class Precision { F32, F64 };
 
-/// The module with every kernel, the embedded plan and the kernel tables.
+/// The module with every kernel, the embedded plan and the kernel tables;
+/// register tiles sized for vector registers of `vectorBits`.
 std::unique_ptr<llvm::Module> emitKernels(const lift::LiftPlan &plan, Precision precision,
-                                          llvm::LLVMContext &ctx);
+                                          unsigned vectorBits, llvm::LLVMContext &ctx);
 
 } // namespace rslc::codegen
 

@@ -21,8 +21,9 @@ Expected<std::unique_ptr<TargetMachine>> createTargetMachine(const std::string &
   const Target *target = TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return createStringError(inconvertibleErrorCode(), "no target for " + triple + ": " + error);
+  // Host features only for the host CPU: a named CPU brings its own.
   std::string hostFeatures;
-  if (features.empty())
+  if (features.empty() && cpu.empty())
     for (auto &f : sys::getHostCPUFeatures())
       hostFeatures += (hostFeatures.empty() ? "" : ",") + std::string(f.second ? "+" : "-") +
                       f.first().str();
@@ -36,6 +37,12 @@ Expected<std::unique_ptr<TargetMachine>> createTargetMachine(const std::string &
   return std::unique_ptr<TargetMachine>(target->createTargetMachine(
       triple, theCpu, features.empty() ? hostFeatures : features, options, Reloc::PIC_,
       std::nullopt, levels[std::min(optLevel, 3u)]));
+}
+
+unsigned vectorRegisterBits(const TargetMachine &tm) {
+  // The subtarget knows the features the CPU implies, not only those listed.
+  const MCSubtargetInfo &sti = *tm.getMCSubtargetInfo();
+  return sti.checkFeatures("+avx512f") ? 512 : sti.checkFeatures("+avx") ? 256 : 128;
 }
 
 Error emitObject(Module &module, TargetMachine &tm, const std::string &path, bool assembly) {

@@ -29,6 +29,9 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/thread.h"
 
+#include <cmath>
+#include <cstdio>
+
 using namespace llvm;
 using namespace rslc;
 
@@ -187,7 +190,8 @@ int generate(const lift::LiftedGraph &lifted, SourceMgr &sm, DiagEngine &diags) 
     return ExitUsage;
   }
   LLVMContext ctx;
-  std::unique_ptr<Module> module = codegen::emitKernels(plan, precision, ctx);
+  std::unique_ptr<Module> module =
+      codegen::emitKernels(plan, precision, codegen::vectorRegisterBits(**tm), ctx);
   module->setDataLayout((*tm)->createDataLayout());
   module->setTargetTriple((*tm)->getTargetTriple().str());
   if (verifyModule(*module, &errs()))
@@ -225,10 +229,10 @@ int generate(const lift::LiftedGraph &lifted, SourceMgr &sm, DiagEngine &diags) 
 }
 
 int run(SourceMgr &sm, DiagEngine &diags) {
-  auto file = MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
+  auto file = readSourceFile(inputFile);
   if (!file) {
     WithColor::error(errs(), "rslc") << "cannot open '" << inputFile
-                                     << "': " << file.getError().message() << "\n";
+                                     << "': " << toString(file.takeError()) << "\n";
     return ExitUserError;
   }
   unsigned mainID = sm.AddNewSourceBuffer(std::move(*file), SMLoc());
@@ -272,17 +276,27 @@ int run(SourceMgr &sm, DiagEngine &diags) {
   if (emit == Emit::Checked)
     return writeOutput([&](raw_ostream &os) { printChecked(*checked, os); });
 
+  if (liftName.empty() && moduleName.empty() && checked->modules.empty()) {
+    // Nothing to build is a mistake in the input (an empty file, say).
+    diags.error(SMLoc::getFromPointer(sm.getMemoryBuffer(mainID)->getBufferStart()),
+                "the blueprint declares no module: there is nothing to build");
+    return diags.exitCode();
+  }
   std::optional<LiftSpec> spec = selectLift(*checked);
   if (!spec)
     return ExitUsage;
   lift::LiftPlan plan = lift::makePlan(*checked->modules[spec->module], *spec);
   lift::SizeEstimate size = lift::estimate(plan);
-  uint64_t limit = memoryLimitGiB > 0 ? uint64_t(memoryLimitGiB * double(1ull << 30))
-                                      : availableMemory();
-  if (limit && size.bytes() > limit) {
-    auto gib = [](uint64_t b) { return formatv("{0:F1} GiB", double(b) / double(1ull << 30)); };
+  // Compared as doubles: neither the estimate nor the limit may wrap around.
+  double limit = memoryLimitGiB > 0 ? memoryLimitGiB * double(1ull << 30)
+                                    : double(availableMemory());
+  if (limit > 0 && size.bytes() > limit) {
+    auto gib = [](double b) {
+      double g = b / double(1ull << 30);
+      return (g < 1e9 ? formatv("{0:F1}", g).str() : lift::countText(g)) + " GiB";
+    };
     diags.error(spec->loc, "lift '" + plan.lift + "' needs about " + gib(size.bytes()) +
-                               " (" + Twine(size.liftedEdges) + " lifted edges: structure " +
+                               " (" + lift::countText(size.liftedEdges) + " lifted edges: structure " +
                                gib(size.structureBytes) + ", parameters " +
                                gib(4 * size.parameters) + "), more than the " + gib(limit) +
                                (memoryLimitGiB > 0 ? " allowed by --memory-limit"
@@ -297,7 +311,7 @@ int run(SourceMgr &sm, DiagEngine &diags) {
   if (printEdges && size.liftedEdges > lift::maxListedEdges) {
     diags.error(spec->loc, "--print-edges lists at most " + Twine(lift::maxListedEdges) +
                                " lifted edges; lift '" + plan.lift + "' has about " +
-                               Twine(size.liftedEdges));
+                               lift::countText(size.liftedEdges));
     return diags.exitCode();
   }
   lift::LiftedGraph lifted = lift::expand(plan);
@@ -328,6 +342,14 @@ int main(int argc, char **argv) {
                                    "  rslc model.rsl -o model   compile a blueprint\n",
                                    &errs()))
     return ExitUsage;
+  if (!(memoryLimitGiB >= 0) || std::isinf(memoryLimitGiB)) { // NaN fails the first test
+    char given[32];
+    std::snprintf(given, sizeof given, "%g", double(memoryLimitGiB));
+    WithColor::error(errs(), "rslc")
+        << "--memory-limit must be a number of GiB (0: the memory available), not " << given
+        << "\n";
+    return ExitUsage;
+  }
   // Deeply nested input recurses deeply: run the compiler on a large stack.
   int rc = ExitInternal;
   llvm::thread worker(std::optional<unsigned>(256u << 20), [&] {

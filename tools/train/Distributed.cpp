@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
+
+#include <unistd.h>
 
 #ifdef RSLC_WITH_MPI
 #define OMPI_SKIP_MPICXX 1 // the C API only
@@ -23,6 +26,13 @@ World init(int &argc, char **&argv) {
   // start stays a single process and never touches MPI.
   if (!std::getenv("OMPI_COMM_WORLD_SIZE") && !std::getenv("PMI_SIZE") && !std::getenv("PMIX_RANK"))
     return {};
+  // Ranks on one machine share its cores: unless told otherwise, each
+  // rank's OpenMP team gets its share (set before the model is loaded).
+  const char *local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  if (local && !std::getenv("OMP_NUM_THREADS")) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), ranks = std::max(1L, std::atol(local));
+    setenv("OMP_NUM_THREADS", std::to_string(std::max(1L, cores / ranks)).c_str(), 1);
+  }
   MPI_Init(&argc, &argv);
   joined = true;
   World w;
