@@ -32,10 +32,14 @@ constexpr int64_t batchChunk = 128;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
 
-/// Calls body(begin, end) over [0, n) in fixed chunks, in parallel.
-template <typename Body> void parallelRows(int64_t n, Body body) {
+/// Below this many multiply-adds, starting threads costs more than it saves.
+constexpr int64_t minParallelWork = 1 << 16;
+
+/// Calls body(begin, end) over [0, n) in fixed chunks, in parallel when the
+/// `work` (multiply-adds) is worth it.
+template <typename Body> void parallelRows(int64_t n, int64_t work, Body body) {
   int64_t chunks = (n + rowChunk - 1) / rowChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
+#pragma omp parallel for schedule(static) if (chunks > 1 && work >= minParallelWork)
   for (int64_t c = 0; c < chunks; ++c)
     body(c * rowChunk, std::min(n, (c + 1) * rowChunk));
 }
@@ -49,11 +53,12 @@ bool fewRows(int64_t rows) {
 /// [0, batch) in fixed chunks, in parallel; the batch is split only when
 /// rows are few. Every output element is computed by the same operations
 /// whatever the split, so results do not depend on the thread count.
-template <typename Body> void parallelRowsAndBatch(int64_t rows, int64_t batch, Body body) {
+template <typename Body>
+void parallelRowsAndBatch(int64_t rows, int64_t batch, int64_t work, Body body) {
   int64_t rowChunks = (rows + rowChunk - 1) / rowChunk;
   int64_t batchChunks = fewRows(rows) ? (batch + batchChunk - 1) / batchChunk : 1;
   int64_t tasks = rowChunks * batchChunks;
-#pragma omp parallel for schedule(static) if (tasks > 1)
+#pragma omp parallel for schedule(static) if (tasks > 1 && work >= minParallelWork)
   for (int64_t t = 0; t < tasks; ++t) {
     int64_t r = t / batchChunks, c = t % batchChunks;
     body(r * rowChunk, std::min(rows, (r + 1) * rowChunk), c * batchChunk,
@@ -64,11 +69,12 @@ template <typename Body> void parallelRowsAndBatch(int64_t rows, int64_t batch, 
 /// Calls body(j0, j1, q0, q1) so that every forward position of an edge
 /// with `rows` target rows and `count` lifted edges is visited once: by row
 /// chunks, or, when rows are few, by chunks of positions.
-template <typename Body> void parallelRowsOrPositions(int64_t rows, int64_t count, Body body) {
+template <typename Body>
+void parallelRowsOrPositions(int64_t rows, int64_t count, int64_t work, Body body) {
   if (!fewRows(rows))
-    return parallelRows(rows, [&](int64_t j0, int64_t j1) { body(j0, j1, int64_t(0), count); });
+    return parallelRows(rows, work, [&](int64_t j0, int64_t j1) { body(j0, j1, int64_t(0), count); });
   int64_t chunks = (count + positionChunk - 1) / positionChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
+#pragma omp parallel for schedule(static) if (chunks > 1 && work >= minParallelWork)
   for (int64_t c = 0; c < chunks; ++c)
     body(int64_t(0), rows, c * positionChunk, std::min(count, (c + 1) * positionChunk));
 }
@@ -139,7 +145,7 @@ public:
         const LiftedEdge &le = g.edges[e];
         const T *W = weights(e, params);
         const T *src = Y[p.edges[e].src].data();
-        parallelRowsAndBatch(le.nv, batch, [&](int64_t j0, int64_t j1, int64_t b0, int64_t b1) {
+        parallelRowsAndBatch(le.nv, batch, edgeWork(e, batch), [&](int64_t j0, int64_t j1, int64_t b0, int64_t b1) {
           fwd(W, src, target, le.col.data(), le.rowPtr.data(), j0, j1, b0, b1, batch);
         });
       }
@@ -152,7 +158,7 @@ public:
       auto act = reinterpret_cast<typename K::ActForward>(rslc_vertex_kernels[2 * v]);
       const T *bias = g.biasTensor[v] >= 0 ? params.data() + g.tensors[g.biasTensor[v]].offset
                                            : nullptr;
-      parallelRows(pv.copies, [&](int64_t j0, int64_t j1) {
+      parallelRows(pv.copies, pv.copies * pv.dim * batch, [&](int64_t j0, int64_t j1) {
         act(Z[v].data(), bias, Y[v].data(), j0, j1, batch);
       });
     }
@@ -206,7 +212,7 @@ public:
         bias = params.data() + g.tensors[g.biasTensor[v]].offset;
         dbias = grads.data() + g.tensors[g.biasTensor[v]].offset;
       }
-      parallelRows(pv.copies, [&](int64_t j0, int64_t j1) {
+      parallelRows(pv.copies, pv.copies * pv.dim * batch, [&](int64_t j0, int64_t j1) {
         act(Z[v].data(), bias, dY[v].data(), dZ[v].data(), dbias, j0, j1, batch);
       });
       for (size_t e : inEdges[v]) {
@@ -227,7 +233,8 @@ public:
           auto wgrad = reinterpret_cast<typename K::WeightGrad>(wk);
           T *dW = weights(e, grads);
           const T *src = Y[u].data();
-          parallelRowsOrPositions(le.nv, int64_t(le.count), [&](int64_t j0, int64_t j1, int64_t q0, int64_t q1) {
+          parallelRowsOrPositions(le.nv, int64_t(le.count), edgeWork(e, batch),
+                                  [&](int64_t j0, int64_t j1, int64_t q0, int64_t q1) {
             wgrad(dW, dZe, src, le.col.data(), le.rowPtr.data(), j0, j1, q0, q1, batch);
           });
         }
@@ -236,7 +243,7 @@ public:
         auto dgrad = reinterpret_cast<typename K::DataGrad>(rslc_edge_kernels[3 * e + 2]);
         const T *W = weights(e, params);
         T *dsrc = dY[u].data();
-        parallelRowsAndBatch(le.nu, batch, [&](int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
+        parallelRowsAndBatch(le.nu, batch, edgeWork(e, batch), [&](int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
           dgrad(W, dZe, dsrc, le.tPtr.data(), le.tRow.data(), le.tPos.data(), i0, i1, b0, b1, batch);
         });
       }
@@ -324,6 +331,12 @@ public:
   void zeroGrads() override { std::fill(grads.begin(), grads.end(), T(0)); }
 
 private:
+  /// Multiply-adds of one pass over edge e's lifted edges for `batch` samples.
+  int64_t edgeWork(size_t e, int64_t batch) const {
+    const PlanEdge &pe = g.plan.edges[e];
+    int64_t du = g.plan.vertices[pe.src].dim, dv = g.plan.vertices[pe.dst].dim;
+    return int64_t(g.edges[e].count) * (pe.map == MapKind::Linear ? du * dv : dv) * batch;
+  }
   void checkTargets(const T *target, int64_t n, int loss) {
     if (loss == 0) {
       requireFinite(target, n * outputSize, "target");

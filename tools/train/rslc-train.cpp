@@ -38,6 +38,10 @@ cl::opt<std::string> dataPath("data", cl::desc("Inputs (and, for CSV, targets in
                               cl::value_desc("file"), cl::cat(cat));
 cl::opt<std::string> targetPath("targets", cl::desc("Targets in their own file (.npy, .npz, IDX, CSV)"),
                                 cl::value_desc("file"), cl::cat(cat));
+cl::opt<std::string> testDataPath("test-data", cl::desc("A test set, in the formats of --data"),
+                                  cl::cat(cat));
+cl::opt<std::string> testTargetPath("test-targets", cl::desc("The test set's targets in their own file"),
+                                    cl::cat(cat));
 cl::opt<std::string> npzX("npz-x", cl::desc("Array of inputs in a .npz"), cl::init("x"), cl::cat(cat));
 cl::opt<std::string> npzY("npz-y", cl::desc("Array of targets in a .npz"), cl::init("y"), cl::cat(cat));
 cl::opt<std::string> teacherPath("teacher", cl::desc("Label random inputs with this model (the witness)"),
@@ -99,10 +103,12 @@ struct DataSet {
   data::Matrix x, y; // y: targets (mse: outputs per row; ce: 1 class per row)
 };
 
-DataSet loadData(const model_api &api, rslc_model *m, bool ce) {
+/// The data set of --teacher, or of dataPath (and targetPath).
+DataSet loadData(const model_api &api, rslc_model *m, bool ce, const std::string &dataPath,
+                 const std::string &targetPath) {
   int64_t nin = api.input_size(m), nout = api.output_size(m), tw = ce ? 1 : nout;
   DataSet ds;
-  if (!teacherPath.empty()) {
+  if (!teacherPath.empty() && dataPath.empty()) {
     model_api teacher = load_model(teacherPath.c_str());
     rslc_model *t;
     if (teacher.create(0, &t))
@@ -280,12 +286,14 @@ int main(int argc, char **argv) {
 
   DataSet ds;
   try {
-    ds = loadData(api, m, ce);
+    ds = loadData(api, m, ce, teacherPath.empty() ? std::string(dataPath) : "", targetPath);
   } catch (const data::DataError &e) {
     die(e.what());
   } catch (const std::bad_alloc &) {
     die("out of memory while reading the data");
   }
+  if (!testDataPath.empty() && testFraction > 0)
+    die("give --test-data or --test-fraction, not both", 2);
   const int bytes = api.real_size();
 
   if (!predictPath.empty()) {
@@ -320,6 +328,16 @@ int main(int argc, char **argv) {
   std::vector<int64_t> trainRows(order.begin(), order.begin() + nTrain), testRows(order.begin() + nTrain, order.end());
   data::Matrix xtr = take(ds.x, trainRows), ytr = take(ds.y, trainRows);
   data::Matrix xte = take(ds.x, testRows), yte = take(ds.y, testRows);
+  if (!testDataPath.empty()) {
+    try {
+      DataSet test = loadData(api, m, ce, testDataPath, testTargetPath);
+      if (test.y.values.empty())
+        die(testDataPath + ": the test set needs targets");
+      xte = test.x, yte = test.y, nTest = test.x.rows;
+    } catch (const data::DataError &e) {
+      die(e.what());
+    }
+  }
   if (standardize)
     for (int64_t c = 0; c < xtr.cols; ++c) {
       double mean = 0, sq = 0;
