@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the three experiments of docs/experiments.md at
+# the sizes reported there (about 40 minutes on 2 cores), writing CSVs and
+# PNGs under results/ (then copy them to docs/figures/ to update the report).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/setup.sh"
+out=${1:-$top/results}
+"$top/experiments/convergence.py" --n 1,2,4,8,16,32,64,128,256,512,1024,2048,4096 \
+  --dense-n 1,2,4,8,16,32,64,128,256,512 --degree 8 --seeds 8 --epsilon 1e-4 \
+  --integrator euler --step-size 0.05 --steps 10000 --out "$out/convergence"
+"$top/experiments/width_vs_data.py" --samples 16,32,64,128,256,512,1024,2048 \
+  --max-width 2048 --seeds 2 --steps 3000 --out "$out/width"
+"$top/experiments/real_data.py" --epochs 10 --out "$out/real"
