@@ -450,6 +450,13 @@ void saveCheckpoint(const ModelBase &model, const std::string &path) {
     ::unlink(tmp.c_str());
     throw Error{8, "cannot replace checkpoint '" + path + "': " + why};
   }
+  // Make the rename itself durable (a power cut keeps old or new, whole).
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dirFd >= 0) {
+    ::fsync(dirFd);
+    ::close(dirFd);
+  }
 }
 
 void loadCheckpoint(ModelBase &model, const std::string &path) {

@@ -1,0 +1,97 @@
+"""Nothing lost: rslc-train under SIGINT, SIGKILL and a full disk.
+
+  signals.py interrupt TRAIN...     SIGINT once training runs: exit 130, and
+                                    the checkpoint (--checkpoint) resumes
+  signals.py kill N CKPT CHECK -- TRAIN...
+                                    N times: start TRAIN (which checkpoints
+                                    to CKPT every step), SIGKILL it while it
+                                    writes (its CKPT.tmp.PID exists); CHECK
+                                    (a command resuming from CKPT) must then
+                                    succeed
+  signals.py diskfull BYTES CKPT -- TRAIN...
+                                    TRAIN with files limited to BYTES (as
+                                    on a full disk): it must fail with a
+                                    message, and CKPT stay byte-identical
+"""
+import hashlib
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+
+def wait_for_output(proc, path, timeout=60):
+    """Waits until the log file `path` has a line (training has begun)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if open(path).readline():
+                return
+        except FileNotFoundError:
+            pass
+        if proc.poll() is not None:
+            sys.exit(f"FAIL: training ended early ({proc.returncode})")
+        time.sleep(0.05)
+    sys.exit("FAIL: training did not start")
+
+
+cmd = sys.argv[1]
+if cmd == "interrupt":
+    argv = sys.argv[2:]
+    log = argv[argv.index("--log") + 1]
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    wait_for_output(proc, log)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    print(err.strip().splitlines()[-1] if err.strip() else "")
+    print(f"{'ok' if proc.returncode == 130 else 'FAIL'} interrupted: exit status {proc.returncode}")
+elif cmd == "kill":
+    n, ckpt, check = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    argv = sys.argv[sys.argv.index("--") + 1:]
+    rng = random.Random(7)
+    good = midwrite = 0
+    for k in range(n):
+        proc = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+        partial = f"{ckpt}.tmp.{proc.pid}"
+        end = time.time() + 30
+        while time.time() < end and not os.path.exists(partial):
+            time.sleep(0.001)
+        time.sleep(rng.uniform(0, 0.005))  # somewhere inside the write
+        midwrite += os.path.exists(partial)
+        proc.kill()
+        proc.wait()
+        if os.path.exists(partial):
+            os.unlink(partial)
+        resume = subprocess.run(check, shell=True, capture_output=True, text=True)
+        if resume.returncode != 0:
+            print(f"FAIL: after kill {k}: {resume.stderr.strip()}")
+            sys.exit(1)
+        good += 1
+    ok = midwrite > 0
+    print(f"{'ok' if ok else 'FAIL'} killed {n} times, {midwrite} in the middle of a checkpoint write; "
+          f"the previous checkpoint resumed every time ({good}/{n})")
+    sys.exit(not ok)
+elif cmd == "diskfull":
+    limit, ckpt = int(sys.argv[2]), sys.argv[3]
+    argv = sys.argv[sys.argv.index("--") + 1:]
+    before = hashlib.sha256(open(ckpt, "rb").read()).hexdigest()
+
+    def full_disk():
+        # Writes past `limit` bytes fail with EFBIG (not the default signal).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    run = subprocess.run(argv, preexec_fn=full_disk, capture_output=True, text=True)
+    after = hashlib.sha256(open(ckpt, "rb").read()).hexdigest()
+    print(run.stderr.strip())
+    ok = run.returncode != 0 and before == after
+    print(f"{'ok' if ok else 'FAIL'} full disk: exit status {run.returncode}, "
+          f"checkpoint {'unchanged' if before == after else 'CHANGED'}")
+    sys.exit(not ok)
+else:
+    sys.exit(f"unknown command {cmd}")
+if cmd == "interrupt":
+    sys.exit(proc.returncode != 130)
