@@ -329,6 +329,11 @@ def median_ms(fn, reps, warmup):
     return 1e3 * float(np.median([seconds(fn) for _ in range(reps)]))
 
 
+# The masked dense peer holds n x n weights, mask and gradient: beyond this
+# many elements (1 GiB per float32 matrix) it is left out of a configuration.
+MAX_DENSE_ELEMENTS = 1 << 28
+
+
 def rslc_step_ms(lib, x, t, loss, lr, reps, warmup):
     """rslc_train(max_steps = s) evaluates the loss and gradient s + 1 times
     (the last for its final metrics): one step is the time of s = 1 less that
@@ -386,8 +391,9 @@ def worker(args):
         r, c = listed_sources(args)
         assert np.array_equal(r, rows) and np.array_equal(c, cols), "probe differs from --print-edges"
     p = layout.unpack(lib.params())
-    peers = {name: cls(p, rows, cols, layout.n)
-             for name, cls in (("masked_dense", MaskedDense), ("coo", Coo), ("csr", Csr))}
+    kinds = (("masked_dense", MaskedDense), ("coo", Coo), ("csr", Csr))
+    peers = {name: cls(p, rows, cols, layout.n) for name, cls in kinds
+             if name != "masked_dense" or layout.n ** 2 <= MAX_DENSE_ELEMENTS}
 
     rng = np.random.default_rng(args.seed)
     x = rng.standard_normal((batch, layout.d), dtype=np.float32)
