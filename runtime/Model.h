@@ -51,6 +51,9 @@ public:
   } train;
 
   int64_t inputSize = 0, outputSize = 0;
+  /// The most values one sample takes in any buffer (input, output, or a
+  /// vertex's copies x dim): a batch times this must fit 64-bit sizes.
+  int64_t maxPerSample = 1;
   const lift::LiftedGraph &graph() const { return g; }
   std::string lastError;
 

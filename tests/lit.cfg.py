@@ -48,3 +48,19 @@ if config.mpi:
     config.substitutions.append(("%mpirun", "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 %s"
                                  "%s --oversubscribe --bind-to none"
                                  % ("ASAN_OPTIONS=detect_leaks=0 " if config.sanitize else "", config.mpiexec)))
+
+# Tests of unreadable files: root reads every file, so under root they run
+# the tool as 'nobody' (when setpriv can switch to it); otherwise as is.
+unprivileged = None
+if os.geteuid() != 0:
+    unprivileged = ""
+else:
+    import shutil
+    import subprocess
+    setpriv = shutil.which("setpriv")
+    drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if setpriv else None
+    if drop and subprocess.run(drop + ["true"], capture_output=True).returncode == 0:
+        unprivileged = " ".join(drop)
+if unprivileged is not None:
+    config.available_features.add("unreadable-files")
+    config.substitutions.append(("%unprivileged", unprivileged))

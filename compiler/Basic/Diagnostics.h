@@ -45,6 +45,8 @@ public:
 private:
   void print(llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
              const llvm::Twine &msg);
+  /// `file:line:col: kind: msg`, the source line and a caret.
+  void show(llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind, const std::string &msg);
   llvm::SourceMgr &sm;
   unsigned errors = 0, unsupportedCount = 0, printed = 0;
   static constexpr unsigned errorLimit = 50;

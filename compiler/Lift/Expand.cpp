@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 namespace rslc::lift {
@@ -217,12 +218,21 @@ void expandEdge(const LiftPlan &plan, size_t e, LiftedEdge &le) {
 
 } // namespace
 
+std::string countText(double x) {
+  if (x < 9e18)
+    return std::to_string(uint64_t(x));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2e", x);
+  return buf;
+}
+
 SizeEstimate estimate(const LiftPlan &plan) {
   SizeEstimate s;
   double structure = 8.0 * (plan.vertices.size() + 1), params = 0;
   for (const PlanVertex &v : plan.vertices) {
     if (uint64_t(v.copies) > maxIndex)
       s.error = "vertex '" + v.name + "' has more than 2^32-1 copies";
+    s.activations += double(v.copies) * double(v.dim);
     if (v.bias)
       params += double(v.copies) * double(v.dim);
   }
@@ -230,13 +240,13 @@ SizeEstimate estimate(const LiftPlan &plan) {
   for (const PlanEdge &pe : plan.edges) {
     const PlanVertex &u = plan.vertices[pe.src], &v = plan.vertices[pe.dst];
     double edges = expectedEdges(pe, double(u.copies), double(v.copies));
-    s.liftedEdges += uint64_t(edges);
+    s.liftedEdges += edges;
     if (pe.kind == LiftKind::Degree || pe.kind == LiftKind::Prob) {
       // forward + transposed indices, row and column pointers
-      structure += 12.0 * edges + 8.0 * (u.copies + 1) + (pe.kind == LiftKind::Prob ? 8.0 * (v.copies + 1) : 0);
+      structure += 12.0 * edges + 8.0 * (double(u.copies) + 1) +
+                   (pe.kind == LiftKind::Prob ? 8.0 * (double(v.copies) + 1) : 0);
       if (edges * 1.01 > double(maxIndex))
-        s.error = "edge '" + u.name + " -> " + v.name + "' has about " +
-                  std::to_string(uint64_t(edges)) +
+        s.error = "edge '" + u.name + " -> " + v.name + "' has about " + countText(edges) +
                   " lifted edges; an explicit sparse lift supports up to 2^32-1 per base edge";
     }
     if (pe.group != noGroup && !groupSeen[pe.group]) {
@@ -245,8 +255,11 @@ SizeEstimate estimate(const LiftPlan &plan) {
       params += edges * per;
     }
   }
-  s.structureBytes = uint64_t(structure);
-  s.parameters = uint64_t(params);
+  if (s.error.empty() && (params > maxValues || s.activations > maxValues))
+    s.error = "about " + countText(params) + " parameters and " + countText(s.activations) +
+              " values per sample; this version supports up to 2^48 of each";
+  s.structureBytes = structure;
+  s.parameters = params;
   return s;
 }
 

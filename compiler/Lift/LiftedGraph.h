@@ -78,12 +78,20 @@ struct LiftedGraph {
 };
 
 /// What a lift will cost, computed from the plan alone (before allocating).
+/// Counts are doubles: an absurd lift (2^62 copies of a vertex of dimension
+/// 2^62) must be measured and refused, not wrapped around to a small number.
 struct SizeEstimate {
-  uint64_t liftedEdges = 0, parameters = 0, structureBytes = 0;
-  uint64_t bytes() const { return structureBytes + 4 * parameters; }
+  double liftedEdges = 0, parameters = 0, structureBytes = 0;
+  double activations = 0; ///< values per sample over all vertex copies
+  double bytes() const { return structureBytes + 4 * parameters; }
   std::string error; ///< non-empty if the lift exceeds what the IR can index
 };
+/// Parameters and activations per sample beyond this are refused (as not
+/// supported): every size product downstream then fits 64 bits.
+constexpr double maxValues = double(uint64_t(1) << 48);
 SizeEstimate estimate(const LiftPlan &plan);
+/// A count for messages: exact below 9e18, else like "1.23e+37".
+std::string countText(double x);
 
 /// Builds the lifted graph (OpenMP-parallel; the result does not depend on
 /// the thread count). The plan must come from a checked blueprint.

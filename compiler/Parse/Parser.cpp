@@ -12,8 +12,10 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 using namespace llvm;
@@ -30,7 +32,10 @@ class SourceText {
 public:
   SourceText(const MemoryBuffer &buf) : start(buf.getBufferStart()) {
     StringRef text = buf.getBuffer();
-    for (size_t i = 0; i < text.size();) {
+    // ANTLRInputStream drops a leading UTF-8 byte order mark: its code
+    // point 0 is the first character after it.
+    size_t first = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
+    for (size_t i = first; i < text.size();) {
       cpToByte.push_back(i);
       unsigned len = getNumBytesForUTF8(text[i]);
       i += len ? len : 1;
@@ -80,41 +85,97 @@ struct Lexed {
   antlr4::CommonTokenStream tokens;
 };
 
-/// Rejects what ANTLR cannot or should not see: invalid UTF-8, stray
-/// characters, nesting deep enough to threaten the stack.
+/// Rejects what ANTLR cannot or should not see: binary files, invalid
+/// UTF-8, stray characters, nesting deep enough to threaten the stack.
 bool precheck(const MemoryBuffer &buf, DiagEngine &diags) {
   StringRef text = buf.getBuffer();
+  if (size_t nul = text.find('\0'); nul != StringRef::npos) {
+    diags.error(SMLoc::getFromPointer(text.data() + nul),
+                "the file contains a NUL byte: it is binary, not blueprint text");
+    return false;
+  }
   const UTF8 *p = reinterpret_cast<const UTF8 *>(text.begin());
   const UTF8 *end = reinterpret_cast<const UTF8 *>(text.end());
   if (!isLegalUTF8String(&p, end)) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", unsigned(*p));
     diags.error(SMLoc::getFromPointer(reinterpret_cast<const char *>(p)),
-                "the file is not valid UTF-8 text");
+                "the file is not valid UTF-8 text (byte " + Twine(byte) + ")");
     return false;
   }
   return true;
 }
 
+/// A character the lexer does not accept, as the user should read it.
+std::string badCharMessage(const std::string &t) {
+  if (t == "\"")
+    return "unterminated string: a string ends with '\"' on the same line";
+  unsigned char c = t.empty() ? 0 : t[0];
+  if (t.size() == 1 && (c < 0x20 || c == 0x7f)) {
+    char code[16];
+    std::snprintf(code, sizeof code, "U+%04X", unsigned(c));
+    return "invalid control character " + std::string(code) + " in blueprint";
+  }
+  if (c >= 0x80)
+    return "invalid character '" + t + "' in blueprint (outside strings and comments, " +
+           "blueprints are ASCII: names use letters, digits and '_')";
+  return "invalid character '" + t + "' in blueprint";
+}
+
 bool scanTokens(Lexed &lx, DiagEngine &diags) {
   lx.lexer.removeErrorListeners();
   lx.tokens.fill();
+  std::vector<antlr4::Token *> toks;
+  for (antlr4::Token *tok : lx.tokens.getTokens())
+    if (tok->getChannel() == antlr4::Token::DEFAULT_CHANNEL)
+      toks.push_back(tok);
+  auto textAt = [&](size_t k) { return k < toks.size() ? toks[k]->getText() : std::string(); };
   unsigned before = diags.numErrors();
+  // Brackets and braces nest the parse tree, and so does each `else if`
+  // (ifStmt recurses into its else branch). `depth` counts both; chains[i]
+  // is the number of `else if`s of the chain open at brace level i, which
+  // close with it when no `else` follows its last block.
   unsigned depth = 0, inStatement = 0;
-  for (antlr4::Token *tok : lx.tokens.getTokens()) {
-    if (tok->getChannel() != antlr4::Token::DEFAULT_CHANNEL)
-      continue;
+  std::vector<unsigned> chains{0};
+  for (size_t k = 0; k < toks.size(); ++k) {
+    antlr4::Token *tok = toks[k];
     std::string t = tok->getText();
     if (tok->getType() == BlueprintLexer::BAD_CHAR) {
-      diags.error(lx.text.loc(tok), "invalid character '" + t + "' in blueprint");
+      diags.error(lx.text.loc(tok), badCharMessage(t));
       continue;
     }
-    if (t == "(" || t == "[" || t == "{") {
+    if (tok->getType() == BlueprintLexer::ID && t.size() > maxNameLength) {
+      diags.error(lx.text.loc(tok), "name longer than " + Twine(maxNameLength) + " characters");
+      continue;
+    }
+    if (t == "/" && textAt(k + 1) == "*" &&
+        toks[k + 1]->getStartIndex() == tok->getStartIndex() + 1) { // "/*" left by the lexer
+      diags.error(lx.text.loc(tok), "unterminated comment: '/*' without a closing '*/'");
+      return false;
+    }
+    bool elseIf = t == "if" && k > 0 && textAt(k - 1) == "else";
+    if (t == "(" || t == "[" || t == "{" || elseIf) {
+      if (t == "{")
+        chains.push_back(0);
+      if (elseIf)
+        ++chains.back();
       if (++depth > maxNestingDepth) {
+        bool chained = std::any_of(chains.begin(), chains.end(), [](unsigned c) { return c; });
         diags.error(lx.text.loc(tok), "nesting deeper than " + Twine(maxNestingDepth) +
-                                          " levels");
+                                          " levels" +
+                                          (chained ? " (each 'else if' nests one level)" : ""));
         return false;
       }
     } else if ((t == ")" || t == "]" || t == "}") && depth) {
       --depth;
+      if (t == "}" && chains.size() > 1) {
+        depth -= std::min(depth, chains.back());
+        chains.pop_back();
+      }
+      if (t == "}" && textAt(k + 1) != "else") { // the chain at this level ends
+        depth -= std::min(depth, chains.back());
+        chains.back() = 0;
+      }
     }
     if (t == ";" || t == "{" || t == "}")
       inStatement = 0;
@@ -394,21 +455,26 @@ private:
       sys::path::append(p, path);
       candidates.push_back(std::string(p));
     }
+    bool directory = false;
     for (const std::string &candidate : candidates) {
       SmallString<256> real;
-      if (sys::fs::real_path(candidate, real) || sys::fs::is_directory(real))
+      if (sys::fs::real_path(candidate, real))
         continue;
+      if (sys::fs::is_directory(real)) { // keep looking in the other directories
+        directory = true;
+        continue;
+      }
       if (!seen.insert(real).second)
         return true; // imported already: each file is read once
-      auto buf = MemoryBuffer::getFile(candidate, /*IsText=*/true);
+      auto buf = readSourceFile(candidate);
       if (!buf) {
-        diags.error(at, "cannot read imported file '" + path + "': " + buf.getError().message());
+        diags.error(at, "cannot read imported file '" + path + "': " + toString(buf.takeError()));
         return false;
       }
       unsigned id = sm.AddNewSourceBuffer(std::move(*buf), at);
       return parseFile(id, program);
     }
-    diags.error(at, "imported file '" + path + "' not found");
+    diags.error(at, "imported file '" + path + "' " + (directory ? "is a directory" : "not found"));
     return false;
   }
 
@@ -419,6 +485,32 @@ private:
 };
 
 } // namespace
+
+Expected<std::unique_ptr<MemoryBuffer>> readSourceFile(StringRef path) {
+  if (path != "-") {
+    sys::fs::file_status st;
+    if (std::error_code ec = sys::fs::status(path, st))
+      return createStringError(ec, ec.message());
+    if (sys::fs::is_directory(st))
+      return createStringError(std::make_error_code(std::errc::is_a_directory), "Is a directory");
+    // Devices (/dev/zero) never end; pipes do, and are read like files.
+    if (!sys::fs::is_regular_file(st) && st.type() != sys::fs::file_type::fifo_file)
+      return createStringError(std::make_error_code(std::errc::invalid_argument),
+                               "not a regular file (a device or socket)");
+    if (st.getSize() > maxSourceBytes)
+      return createStringError(std::make_error_code(std::errc::file_too_large),
+                               "larger than " + Twine(maxSourceBytes >> 20) +
+                                   " MiB; a blueprint should be small");
+  }
+  auto buf = MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
+  if (!buf)
+    return createStringError(buf.getError(), buf.getError().message());
+  if ((*buf)->getBufferSize() > maxSourceBytes)
+    return createStringError(std::make_error_code(std::errc::file_too_large),
+                             "larger than " + Twine(maxSourceBytes >> 20) +
+                                 " MiB; a blueprint should be small");
+  return std::move(*buf);
+}
 
 std::unique_ptr<Program> parseProgram(unsigned bufferID, DiagEngine &diags,
                                       const std::vector<std::string> &importDirs) {

@@ -5,8 +5,11 @@
 #include "AST/AST.h"
 #include "Basic/Diagnostics.h"
 
+#include "llvm/Support/Error.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,8 +17,18 @@
 namespace rslc {
 
 /// Limits that keep adversarial input from exhausting the stack.
-constexpr unsigned maxNestingDepth = 256;     ///< brackets and braces
+constexpr unsigned maxNestingDepth = 256;     ///< brackets, braces and `else if`s
 constexpr unsigned maxTokensPerStatement = 20000;
+/// Names longer than this are refused, which keeps expanded names and
+/// messages bounded.
+constexpr unsigned maxNameLength = 256;
+
+/// Blueprint files are small: larger ones are refused before reading.
+constexpr uint64_t maxSourceBytes = uint64_t(16) << 20;
+
+/// Reads a blueprint (`-`: standard input). Refuses directories, devices
+/// and files over maxSourceBytes; the error is the reason, for a message.
+llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> readSourceFile(llvm::StringRef path);
 
 /// Parses buffer `bufferID` of the diagnostics' SourceMgr and every file it
 /// imports (searched next to the importing file, then in `importDirs`).

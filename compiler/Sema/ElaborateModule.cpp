@@ -19,6 +19,11 @@ namespace rslc {
 namespace {
 
 constexpr size_t maxBaseVertices = 1'000'000, maxBaseEdges = 10'000'000;
+/// Over all modules (instances copy whole modules, so a chain of modules
+/// can grow quadratically): vertices and edges created, and bytes of names.
+constexpr uint64_t maxTotalItems = 2 * maxBaseEdges, maxNameBytes = uint64_t(256) << 20;
+/// Modules using modules recurse: `use` chains deeper than this are refused.
+constexpr size_t maxUseDepth = 256;
 
 class ModuleElaborator {
 public:
@@ -57,20 +62,41 @@ private:
     unsigned before = diags.numErrors();
     ev.walk(m.body, globals, [&](const Stmt &s, const Scope &scope) { stmt(s, scope, *g); });
     inProgress.erase(m.name);
-    if (diags.numErrors() != before)
+    // A module with a skipped instance failed too, though only a note says so.
+    if (diags.numErrors() != before || stopped || broken.count(m.name))
       g.reset();
     return (built[m.name] = std::move(g)).get();
   }
 
-  void stmt(const Stmt &s, const Scope &scope, BaseGraph &g) {
-    if (g.vertices.size() > maxBaseVertices || g.edges.size() > maxBaseEdges) {
-      if (!tooLarge.count(g.name))
-        diags.error(s.loc, "module '" + g.name + "' expands to more than " +
-                               Twine(maxBaseVertices) + " vertices or " + Twine(maxBaseEdges) +
-                               " edges; a base graph should be small (use a lift for width)");
-      tooLarge.insert(g.name);
-      return;
+  /// False (reported once) when `g`, after adding `vertices` and `edges`
+  /// more, or all modules together would pass the limits. Statements ask
+  /// before adding, so an oversized one is refused before it allocates, and
+  /// their loops ask again as they go.
+  bool withinLimits(const BaseGraph &g, SMLoc loc, double vertices = 0, double edges = 0) {
+    if (stopped || tooLarge.count(g.name))
+      return false;
+    if (double(g.vertices.size()) + vertices > maxBaseVertices ||
+        double(g.edges.size()) + edges > maxBaseEdges) {
+      if (tooLarge.insert(g.name).second)
+        diags.error(loc, "module '" + g.name + "' expands to more than " +
+                             Twine(maxBaseVertices) + " vertices or " + Twine(maxBaseEdges) +
+                             " edges; a base graph should be small (use a lift for width)");
+      return false;
     }
+    if (double(totalItems) + vertices + edges > maxTotalItems || nameBytes > maxNameBytes) {
+      diags.error(loc, "the modules expand to more than " + Twine(maxTotalItems) +
+                           " vertices and edges, or " + Twine(maxNameBytes >> 20) +
+                           " MiB of names, in all; a base graph should be small (use a lift "
+                           "for width)");
+      stopped = true;
+      return false;
+    }
+    return true;
+  }
+
+  void stmt(const Stmt &s, const Scope &scope, BaseGraph &g) {
+    if (!withinLimits(g, s.loc))
+      return;
     switch (s.kind) {
     case Stmt::Kind::Vertex:
       return vertexDecl(cast<VertexDecl>(s), scope, g);
@@ -144,9 +170,11 @@ private:
     }
     for (const Ref &r : d.names) {
       auto names = ev.expand(r, scope);
-      if (!names)
+      if (!names || !withinLimits(g, r.loc, double(names->size())))
         continue;
       for (ExpandedRef &n : *names) {
+        if (!withinLimits(g, n.loc))
+          return;
         BaseVertex v = proto;
         v.name = n.name;
         v.loc = n.loc;
@@ -156,6 +184,8 @@ private:
   }
 
   void addVertex(BaseVertex v, BaseGraph &g) {
+    ++totalItems;
+    nameBytes += v.name.size();
     std::string name = v.name;
     SMLoc loc = v.loc;
     if (!g.addVertex(std::move(v))) {
@@ -194,14 +224,25 @@ private:
       haveMap = true;
       proto.map = *map;
     }
+    // Edges into an instance that was skipped (and reported) would only
+    // repeat that error as undefined vertices.
+    for (const RefList &l : s.chain)
+      for (const Ref &r : l)
+        if (r.parts.size() > 1 && skipped.count(g.name + "\n" + r.parts.front().name))
+          return;
     std::vector<std::optional<std::vector<unsigned>>> lists;
     for (const RefList &l : s.chain)
       lists.push_back(ev.resolveVertices(l, scope, g));
     for (size_t k = 0; k + 1 < lists.size(); ++k) {
       if (!lists[k] || !lists[k + 1])
         continue;
+      if (!withinLimits(g, s.chain[k + 1].front().loc, 0,
+                        double(lists[k]->size()) * double(lists[k + 1]->size())))
+        return;
       for (unsigned src : *lists[k])
         for (unsigned dst : *lists[k + 1]) {
+          if (!withinLimits(g, s.chain[k + 1].front().loc))
+            return;
           BaseEdge e = proto;
           e.src = src;
           e.dst = dst;
@@ -212,6 +253,8 @@ private:
   }
 
   void addEdge(BaseEdge e, BaseGraph &g) {
+    ++totalItems;
+    nameBytes += e.share.size();
     unsigned src = e.src, dst = e.dst;
     SMLoc loc = e.loc;
     if (!g.addEdge(std::move(e))) {
@@ -237,17 +280,30 @@ private:
                                "other modules)");
       return;
     }
+    if (inProgress.size() >= maxUseDepth) {
+      diags.error(s.moduleLoc, "modules nested through 'use' more than " + Twine(maxUseDepth) +
+                                   " levels deep");
+      skipped.insert(g.name + "\n" + s.as.parts.front().name), broken.insert(g.name);
+      return;
+    }
     BaseGraph *sub = elaborate(*it->second);
     if (!sub) {
       diags.note(s.moduleLoc, "module '" + s.module + "' has errors; instance skipped");
+      skipped.insert(g.name + "\n" + s.as.parts.front().name), broken.insert(g.name);
       return;
     }
     auto instances = ev.expand(s.as, scope);
     if (!instances)
       return;
+    double copies = double(instances->size());
+    if (!withinLimits(g, s.as.loc, copies * double(sub->vertices.size()),
+                      copies * double(sub->edges.size())))
+      return;
     for (const ExpandedRef &inst : *instances) {
       std::vector<unsigned> map(sub->vertices.size());
       for (unsigned v = 0; v < sub->vertices.size(); ++v) {
+        if (!withinLimits(g, inst.loc))
+          return;
         BaseVertex copy = sub->vertices[v];
         copy.name = inst.name + "." + copy.name;
         copy.loc = inst.loc;
@@ -259,6 +315,8 @@ private:
         map[v] = *g.find(inst.name + "." + sub->vertices[v].name);
       }
       for (const BaseEdge &e : sub->edges) {
+        if (!withinLimits(g, inst.loc))
+          return;
         BaseEdge copy = e;
         copy.src = map[e.src];
         copy.dst = map[e.dst];
@@ -277,6 +335,10 @@ private:
   std::vector<const ModuleDecl *> order;
   StringMap<std::unique_ptr<BaseGraph>> built;
   StringSet<> inProgress, tooLarge;
+  StringSet<> skipped; ///< "module\ninstance": instances not expanded (after an error)
+  StringSet<> broken;  ///< modules with a skipped instance
+  uint64_t totalItems = 0, nameBytes = 0;
+  bool stopped = false; ///< the limits over all modules were passed
 };
 
 } // namespace

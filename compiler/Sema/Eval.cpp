@@ -197,13 +197,21 @@ std::optional<Number> Evaluator::func(const FuncExpr &e, const Scope &scope) {
     return Number::integer(int64_t(v));
   }
   if (e.name == "pow" && x.isInt && args[1].isInt && args[1].i >= 0) {
-    int64_t out = 1;
-    for (int64_t k = 0; k < args[1].i; ++k)
-      if (__builtin_mul_overflow(out, x.i, &out)) {
+    // Square and multiply: O(log n) steps, so pow(1, 2^62) ends at once.
+    // Once base*base overflows with exponent bits left, so would the result.
+    int64_t out = 1, base = x.i;
+    for (uint64_t n = uint64_t(args[1].i);;) {
+      bool overflow = (n & 1) && __builtin_mul_overflow(out, base, &out);
+      n >>= 1;
+      if (!overflow && n)
+        overflow = __builtin_mul_overflow(base, base, &base);
+      if (overflow) {
         diags.error(e.loc, "integer overflow in 'pow'");
         return std::nullopt;
       }
-    return Number::integer(out);
+      if (!n)
+        return Number::integer(out);
+    }
   }
   if ((e.name == "sqrt" || e.name == "log2") && x.asDouble() < 0) {
     diags.error(e.loc, "'" + e.name + "' of a negative number");
@@ -245,8 +253,11 @@ std::optional<std::vector<ExpandedRef>> Evaluator::expand(const Ref &ref, const 
           return std::nullopt;
         }
       }
-      if (uint64_t(hi - *lo) * suffixes.size() * out.size() >= maxInstances) {
-        diags.error(idx.loc, "index range too large");
+      // In doubles: (hi - lo + 1) * names so far must neither overflow nor wrap.
+      double names = (double(hi) - double(*lo) + 1) * double(suffixes.size()) * double(out.size());
+      if (names > double(maxInstances)) {
+        diags.error(idx.loc, "index range too large: more than " + Twine(maxInstances) +
+                                 " names; a base graph should be small (use a lift for width)");
         return std::nullopt;
       }
       std::vector<std::string> next;

@@ -21,7 +21,7 @@ static int passed = 0, failed = 0;
   } while (0)
 
 static model_api api;
-enum { OK = 0, E_NULL = 1, E_SIZE = 2, E_OPTION = 3, E_STATE = 5, E_NUMERIC = 7 };
+enum { OK = 0, E_NULL = 1, E_SIZE = 2, E_OPTION = 3, E_STATE = 5, E_NUMERIC = 7, E_IO = 8 };
 
 typedef struct {
   rslc_model *m;
@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
   if (argc < 2)
     return 2;
   api = load_model(argv[1]);
-  EXPECT(api.abi_version() == 1);
+  EXPECT(api.abi_version() == RSLC_ABI_VERSION);
   EXPECT(api.real_size() == 4);
 
   rslc_model *m = NULL;
@@ -87,8 +87,45 @@ int main(int argc, char **argv) {
   x[0] = NAN;
   EXPECT(api.loss_and_grad(m, x, t, 4, 0, &loss) == E_NUMERIC);
   x[0] = 0.25f;
+  /* A failed forward leaves nothing to differentiate. */
+  EXPECT(api.backward(m, dy, NULL) == E_STATE);
   EXPECT(api.forward(m, x, 4, y) == OK);
   EXPECT(api.backward(m, dy, NULL) == OK);
+
+  /* Sizes that would overflow buffer sizes are refused before anything is
+   * allocated or read; the other counts must be positive or exact. */
+  EXPECT(api.forward(m, x, INT64_MAX, y) == E_SIZE);
+  EXPECT(strstr(api.last_error(m), "too large") != NULL);
+  EXPECT(api.forward(m, x, (int64_t)1 << 61, y) == E_SIZE);
+  EXPECT(api.loss_and_grad(m, x, t, INT64_MAX, 0, &loss) == E_SIZE);
+  EXPECT(api.loss_and_grad(m, x, t, 0, 0, &loss) == E_SIZE);
+  double acc;
+  EXPECT(api.evaluate(m, x, t, 0, 0, &loss, &acc) == E_SIZE);
+  EXPECT(api.evaluate(m, x, t, -1, 0, &loss, &acc) == E_SIZE);
+  EXPECT(api.evaluate(m, x, t, INT64_MAX, 0, &loss, &acc) == E_SIZE);
+  EXPECT(api.evaluate(m, x, t, 4, 7, &loss, &acc) == E_OPTION);
+  EXPECT(api.set_params(m, params, -1) == E_SIZE);
+  EXPECT(api.get_params(m, params, 0) == E_SIZE);
+  EXPECT(api.zero_grads(NULL) == E_NULL);
+  rslc_train_options o;
+  api.default_train_options(&o);
+  api.default_train_options(NULL); /* ignored */
+  EXPECT(api.train(m, NULL, x, t, 4, NULL, NULL, 0, NULL) == E_NULL);
+  EXPECT(api.train(m, &o, x, t, 0, NULL, NULL, 0, NULL) == E_SIZE);
+  EXPECT(api.train(m, &o, x, t, INT64_MAX, NULL, NULL, 0, NULL) == E_SIZE);
+  EXPECT(api.train(m, &o, x, t, 4, NULL, NULL, 2, NULL) == E_SIZE); /* test data missing */
+  o.abi_version = 0;
+  EXPECT(api.train(m, &o, x, t, 4, NULL, NULL, 0, NULL) == E_OPTION);
+  EXPECT(strstr(api.last_error(m), "rslc_default_train_options") != NULL);
+  api.default_train_options(&o);
+  o.integrator = (rslc_integrator)42;
+  EXPECT(api.train(m, &o, x, t, 4, NULL, NULL, 0, NULL) == E_OPTION);
+  EXPECT(api.save(m, NULL) == E_NULL);
+  EXPECT(api.load(m, NULL) == E_NULL);
+  EXPECT(api.save(m, "/nonexistent-dir/x.ckpt") == E_IO);
+  EXPECT(api.load(m, "/nonexistent-dir/x.ckpt") == E_IO);
+  EXPECT(strstr(api.last_error(m), "No such file") != NULL);
+  EXPECT(api.load(m, "/") == E_IO); /* a directory, not a checkpoint */
 
   /* Seeds: the same seed gives the same parameters, another seed others. */
   rslc_model *a = NULL, *b = NULL, *c = NULL;
@@ -116,6 +153,10 @@ int main(int argc, char **argv) {
   api.destroy(a);
   EXPECT(api.forward(a, x, 4, y) == E_NULL);
   EXPECT(api.num_params(a) == -1);
+  EXPECT(api.backward(a, dy, NULL) == E_NULL);
+  EXPECT(api.get_params(a, pa, P) == E_NULL);
+  EXPECT(api.load(a, "/nonexistent-dir/x.ckpt") == E_NULL);
+  EXPECT(strstr(api.last_error(a), "invalid model handle") != NULL);
   api.destroy(a);
   api.destroy(NULL);
   /* A second, different library in the same process: both work, neither

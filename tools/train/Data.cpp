@@ -1,8 +1,10 @@
 #include "Data.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cerrno>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -27,15 +29,57 @@ bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// Parses a whole cell as a finite number.
+/// Parses a whole cell as a number. Overflow gives +-HUGE_VAL (refused as
+/// out of range by the caller), underflow the nearest tiny value.
 bool parseNumber(const std::string &cell, double &out) {
   const char *b = cell.c_str();
   char *end = nullptr;
-  errno = 0;
   out = std::strtod(b, &end);
   while (end && (*end == ' ' || *end == '\t' || *end == '\r'))
     ++end;
-  return end != b && *end == '\0' && errno != ERANGE;
+  return end != b && *end == '\0';
+}
+
+/// Why `v` cannot be a sample value, or null. Values are used in float32
+/// models too, so they must be finite and within the float32 range.
+const char *badValue(double v) {
+  if (!std::isfinite(v))
+    return "is not a finite number (NaN or infinity)";
+  if (std::fabs(v) > FLT_MAX)
+    return "is out of range (magnitude above 3.4e38, the float32 limit)";
+  return nullptr;
+}
+
+/// A cell as shown in messages: control characters escaped, long cells cut.
+std::string shown(const std::string &cell) {
+  std::string out;
+  for (size_t i = 0; i < cell.size() && i < 40; ++i) {
+    unsigned char c = cell[i];
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  return cell.size() > 40 ? out + "..." : out;
+}
+
+/// rows = shape[0], cols = the product of the others (1 for rank 0 or 1).
+/// Refuses negative dimensions and element counts that overflow.
+void setShape(Matrix &m, const std::vector<int64_t> &shape, const std::string &name) {
+  m.rows = shape.empty() ? 1 : shape[0];
+  m.cols = 1;
+  int64_t count = m.rows;
+  for (size_t d = 1; d < shape.size(); ++d)
+    if (__builtin_mul_overflow(m.cols, shape[d], &m.cols) ||
+        __builtin_mul_overflow(count, shape[d], &count))
+      fail(name + ": the shape holds more than 2^63 values");
+  if (count > (int64_t(1) << 56))
+    fail(name + ": the shape holds " + std::to_string(count) + " values, too many to load");
+  if (m.rows == 0 || m.cols == 0)
+    fail(name + ": no samples (the shape has a zero dimension)");
 }
 
 template <typename T> T readLE(const unsigned char *p) {
@@ -72,17 +116,18 @@ Matrix loadCSV(const std::string &path) {
     size_t column = 1;
     for (const std::string &c : cells) {
       double v;
+      std::string at = path + ":" + std::to_string(lineNo) + ":" + std::to_string(column) + ": '";
       if (!parseNumber(c, v)) {
         if (m.rows == 0 && col == 0 && !headerSeen) { // a header row: skip it
           headerSeen = true;
           goto nextLine;
         }
-        fail(path + ":" + std::to_string(lineNo) + ":" + std::to_string(column) + ": '" + c +
-             "' is not a number");
+        fail(at + shown(c) + "' is not a number");
       }
-      if (!std::isfinite(v))
-        fail(path + ":" + std::to_string(lineNo) + ":" + std::to_string(column) + ": '" + c +
-             "' is not a finite number (NaN or infinity)");
+      // "1e999" overflows to infinity: out of range, unlike "inf" itself.
+      bool spelledInf = c.find_first_of("iI") != std::string::npos;
+      if (const char *why = badValue(std::isinf(v) && !spelledInf ? FLT_MAX * 2.0 : v))
+        fail(at + shown(c) + "' " + why);
       row.push_back(v);
       ++col;
       column += c.size() + 1;
@@ -125,31 +170,45 @@ Matrix loadNpy(const std::string &bytes, const std::string &name) {
   std::string descr = field("descr");
   descr = descr.substr(descr.find('\'') + 1);
   descr = descr.substr(0, descr.find('\''));
-  if (field("fortran_order").find("True") < field("fortran_order").find(','))
+  std::string fortran = field("fortran_order");
+  if (fortran.find("True") < fortran.find(','))
     fail(name + ": Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
   std::string shapeText = field("shape");
-  shapeText = shapeText.substr(shapeText.find('(') + 1, shapeText.find(')') - shapeText.find('(') - 1);
+  size_t open = shapeText.find('('), close = shapeText.find(')');
+  if (open == std::string::npos || close == std::string::npos || close < open)
+    fail(name + ": malformed shape in the .npy header");
+  shapeText = shapeText.substr(open + 1, close - open - 1);
   std::vector<int64_t> shape;
   std::stringstream ss(shapeText);
   std::string dim;
-  while (std::getline(ss, dim, ','))
-    if (dim.find_first_not_of(" ") != std::string::npos)
-      shape.push_back(std::stoll(dim));
+  while (std::getline(ss, dim, ',')) {
+    size_t b = dim.find_first_not_of(' '), e = dim.find_last_not_of(' ');
+    if (b == std::string::npos)
+      continue;
+    dim = dim.substr(b, e - b + 1);
+    errno = 0;
+    char *end = nullptr;
+    long long v = std::strtoll(dim.c_str(), &end, 10);
+    if (dim.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE || *end)
+      fail(name + ": bad dimension '" + shown(dim) + "' in the .npy shape");
+    shape.push_back(v);
+  }
+  // descr is <byte order><kind><bytes per value>, e.g. '<f4', '|u1'.
   size_t size = 0;
   char kind = descr.size() >= 2 ? descr[1] : '?';
-  if (descr.size() >= 3)
-    size = std::stoul(descr.substr(2));
-  if (descr[0] == '>' && size > 1)
+  std::string sizeText = descr.size() >= 3 ? descr.substr(2) : "";
+  if (!sizeText.empty() && sizeText.size() <= 2 &&
+      sizeText.find_first_not_of("0123456789") == std::string::npos)
+    size = std::stoul(sizeText);
+  if (!descr.empty() && descr[0] == '>' && size > 1)
     fail(name + ": big-endian arrays are not supported");
   bool known = (kind == 'f' && (size == 4 || size == 8)) ||
                ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8));
   if (!known)
-    fail(name + ": unsupported dtype '" + descr + "' (use float32/64 or integers)");
+    fail(name + ": unsupported dtype '" + shown(descr) + "' (use float32/64 or integers)");
   Matrix m;
-  m.rows = shape.empty() ? 1 : shape[0];
-  m.cols = 1;
-  for (size_t d = 1; d < shape.size(); ++d)
-    m.cols *= shape[d];
+  setShape(m, shape, name);
+  // setShape bounds the count by 2^56, so count * size cannot overflow.
   size_t count = size_t(m.rows * m.cols), dataStart = headerStart + headerLen;
   if (bytes.size() - dataStart < count * size)
     fail(name + ": truncated: the header promises " + std::to_string(count) + " values (" +
@@ -163,9 +222,12 @@ Matrix loadNpy(const std::string &bytes, const std::string &name) {
                                 : size == 4 ? readLE<int32_t>(d) : double(readLE<int64_t>(d)))
                              : (size == 1 ? readLE<uint8_t>(d) : size == 2 ? readLE<uint16_t>(d)
                                 : size == 4 ? readLE<uint32_t>(d) : double(readLE<uint64_t>(d)));
-    if (!std::isfinite(v))
-      fail(name + ": value " + std::to_string(k) + " (row " + std::to_string(k / m.cols) +
-           ") is not a finite number");
+    if (const char *why = badValue(v)) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%g", v);
+      fail(name + ": element [" + std::to_string(k / m.cols) + ", " + std::to_string(k % m.cols) +
+           "] = " + text + " " + why);
+    }
     m.values[k] = v;
   }
   return m;
@@ -181,15 +243,15 @@ Matrix loadNpz(const std::string &path, const std::string &key) {
       eocd = i;
       break;
     }
-  if (eocd == std::string::npos)
-    fail(path + ": not a .npz (zip) file");
+  if (eocd == std::string::npos || eocd + 22 > zip.size())
+    fail(path + ": not a .npz (zip) file, or truncated (no end-of-archive record)");
   uint16_t entries = readLE<uint16_t>(p + eocd + 10);
   uint32_t cdOffset = readLE<uint32_t>(p + eocd + 16);
   std::string want = key + ".npy", names;
   size_t at = cdOffset;
   for (uint16_t e = 0; e < entries; ++e) {
     if (at + 46 > zip.size() || std::memcmp(p + at, "PK\x01\x02", 4) != 0)
-      fail(path + ": corrupt zip directory");
+      fail(path + ": corrupt or truncated zip directory");
     uint16_t method = readLE<uint16_t>(p + at + 10);
     uint32_t compressed = readLE<uint32_t>(p + at + 20), plain = readLE<uint32_t>(p + at + 24);
     uint16_t nameLen = readLE<uint16_t>(p + at + 28), extra = readLE<uint16_t>(p + at + 30),
@@ -202,13 +264,17 @@ Matrix loadNpz(const std::string &path, const std::string &key) {
       continue;
     if (compressed == 0xffffffffu || local == 0xffffffffu)
       fail(path + ": ZIP64 archives are not supported");
-    if (local + 30 > zip.size())
+    if (size_t(local) + 30 > zip.size())
       fail(path + ": truncated");
-    size_t dataAt = local + 30 + readLE<uint16_t>(p + local + 26) + readLE<uint16_t>(p + local + 28);
+    size_t dataAt =
+        size_t(local) + 30 + readLE<uint16_t>(p + local + 26) + readLE<uint16_t>(p + local + 28);
     if (dataAt + compressed > zip.size())
       fail(path + ": entry '" + want + "' is truncated");
     std::string body = zip.substr(dataAt, compressed);
     if (method == 8) { // deflate (np.savez_compressed)
+      // Deflate expands at most about 1032:1: a larger claim is corruption.
+      if (plain / 1032 > compressed + 1)
+        fail(path + ": entry '" + want + "' claims an impossible uncompressed size");
       std::string out(plain, '\0');
       z_stream zs{};
       inflateInit2(&zs, -MAX_WBITS);
@@ -255,10 +321,7 @@ Matrix loadIdx(const std::string &path) {
     shape.push_back((int64_t(p[4 + 4 * d]) << 24) | (p[5 + 4 * d] << 16) | (p[6 + 4 * d] << 8) |
                     p[7 + 4 * d]);
   Matrix m;
-  m.rows = shape[0];
-  m.cols = 1;
-  for (unsigned d = 1; d < rank; ++d)
-    m.cols *= shape[d];
+  setShape(m, shape, path);
   size_t start = 4 + 4 * size_t(rank), count = size_t(m.rows * m.cols);
   if (bytes.size() - start < count)
     fail(path + ": truncated: the header promises " + std::to_string(count) + " values, the file holds " +
@@ -268,6 +331,9 @@ Matrix loadIdx(const std::string &path) {
 }
 
 Matrix load(const std::string &path, const std::string &npzKey) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    fail("'" + path + "' is a directory, not a data file");
   if (endsWith(path, ".csv"))
     return loadCSV(path);
   if (endsWith(path, ".npy"))

@@ -85,6 +85,15 @@ dist::World world; // this process's rank among `world.size` (1 without mpirun)
   dist::abortAll(code);
 }
 
+/// A generated library, or the end: not found, not a model, another ABI.
+model_api loadLibrary(const std::string &path) {
+  model_api api;
+  char error[512];
+  if (!rslc_dl_open(path.c_str(), &api, error, sizeof error))
+    die(error, 2);
+  return api;
+}
+
 /// Values in the model's precision.
 struct Reals {
   int bytes;
@@ -109,7 +118,7 @@ DataSet loadData(const model_api &api, rslc_model *m, bool ce, const std::string
   int64_t nin = api.input_size(m), nout = api.output_size(m), tw = ce ? 1 : nout;
   DataSet ds;
   if (!teacherPath.empty() && dataPath.empty()) {
-    model_api teacher = load_model(teacherPath.c_str());
+    model_api teacher = loadLibrary(teacherPath);
     rslc_model *t;
     if (teacher.create(0, &t))
       die("teacher: " + std::string(teacher.last_error(nullptr)));
@@ -264,8 +273,10 @@ int main(int argc, char **argv) {
     die("--integrator must be euler, rk4, adaptive, sgd or adam, not '" + integratorName + "'", 2);
   if (!(testFraction >= 0 && testFraction < 1))
     die("--test-fraction must be in [0, 1)", 2);
+  if (samples < 1 || samples > (int64_t(1) << 32)) // sizes below multiply it by the input size
+    die("--samples must be between 1 and 2^32, not " + std::to_string(samples), 2);
 
-  model_api api = load_model(modelPath.c_str());
+  model_api api = loadLibrary(modelPath);
   rslc_model *m;
   if (api.create(modelSeed, &m))
     die(api.last_error(nullptr));
