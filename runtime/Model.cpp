@@ -335,7 +335,8 @@ private:
   int64_t edgeWork(size_t e, int64_t batch) const {
     const PlanEdge &pe = g.plan.edges[e];
     int64_t du = g.plan.vertices[pe.src].dim, dv = g.plan.vertices[pe.dst].dim;
-    return int64_t(g.edges[e].count) * (pe.map == MapKind::Linear ? du * dv : dv) * batch;
+    double work = double(g.edges[e].count) * double(pe.map == MapKind::Linear ? du * dv : dv) * double(batch);
+    return int64_t(std::min(work, 1e18)); // only compared with minParallelWork
   }
   void checkTargets(const T *target, int64_t n, int loss) {
     if (loss == 0) {
