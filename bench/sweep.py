@@ -62,6 +62,7 @@ def main():
                 for line in run.stdout.splitlines():
                     r = json.loads(line)
                     log.write(line + "\n")
+                    log.flush()
                     rows.append(summarise(r, limits))
                     print(format_row(rows[-1]), flush=True)
 

@@ -5,10 +5,13 @@
 // Prints, in ms (median of REPS after a warm-up): inference (rslc_forward),
 // loss and gradient (rslc_loss_and_grad), and one full SGD step inside
 // rslc_train (forward, backward, parameter update), plus lifted edges x
-// samples per second for the step. Threads: OMP_NUM_THREADS.
+// samples per second for the step, and the peak resident memory.
+// Threads: OMP_NUM_THREADS.
 //
 //===----------------------------------------------------------------------===//
 #include "rslc_dl.h"
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -91,6 +94,9 @@ int main(int argc, char **argv) {
   std::printf("  inference      %9.3f ms\n  loss+gradient  %9.3f ms\n  SGD step       %9.3f ms"
               "  (%.3g lifted edges x samples / s)\n",
               fwd, grad, step, edges * double(batch) / (step * 1e-3));
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("  peak resident  %9.1f MiB\n", double(usage.ru_maxrss) / 1024);
   api.destroy(m);
   return 0;
 }

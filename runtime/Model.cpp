@@ -32,6 +32,9 @@ constexpr int64_t batchChunk = 128;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
 
+/// Copies of the parameters longer than this run on the OpenMP team.
+constexpr size_t paramLoopLength = 1 << 15;
+
 /// Below this many multiply-adds, starting threads costs more than it saves.
 constexpr int64_t minParallelWork = 1 << 16;
 
@@ -303,16 +306,25 @@ public:
     }
     if (grad) {
       grad->resize(grads.size());
-      std::copy(grads.begin(), grads.end(), grad->begin());
+      const size_t P = grads.size();
+#pragma omp parallel for schedule(static) if (P > paramLoopLength)
+      for (size_t k = 0; k < P; ++k)
+        (*grad)[k] = grads[k];
     }
     return total / double(count);
   }
 
   void paramsToDouble(std::vector<double> &out) const override {
-    out.assign(params.begin(), params.end());
+    const size_t P = params.size();
+    out.resize(P);
+#pragma omp parallel for schedule(static) if (P > paramLoopLength)
+    for (size_t k = 0; k < P; ++k)
+      out[k] = params[k];
   }
   void paramsFromDouble(const std::vector<double> &in) override {
-    for (size_t k = 0; k < params.size(); ++k)
+    const size_t P = params.size();
+#pragma omp parallel for schedule(static) if (P > paramLoopLength)
+    for (size_t k = 0; k < P; ++k)
       params[k] = T(in[k]);
     haveForward = false;
   }

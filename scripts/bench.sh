@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets everything up and runs a quick version of the benchmarks of
+# docs/performance.md (about 5 minutes): the machine's limits, one training
+# step of the reference network against PyTorch, the lift expansion.
+#   scripts/bench.sh          quick
+#   scripts/bench.sh full     the whole sweep and the scaling curve (an hour)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/setup.sh"
+# The PyTorch peers (OpenBLAS, not Debian's reference BLAS).
+for p in python3-torch libopenblas0-pthread; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
+done
+bin=$top/build/bin
+out=$top/results/bench
+mkdir -p "$out"
+if [ "${1:-}" = full ]; then
+  /usr/bin/python3 "$top/bench/sweep.py" --out "$out"
+  "$top/bench/scaling.sh" | tee "$out/scaling.txt"
+  "$bin/bench_lift_expand" 1e8
+else
+  /usr/bin/python3 "$top/bench/sweep.py" --n 4096 --k 32 --batch 1,256 --threads 1,2 --reps 3 --out "$out"
+  "$bin/bench_lift_expand" 1e7
+fi
