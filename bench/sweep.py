@@ -24,13 +24,17 @@ BIN = os.path.join(ROOT, "build", "bin")
 
 
 def machine_limits():
-    """{threads: (GB/s, GFLOP/s)} from bench_machine_limits."""
+    """{threads: (GB/s, GFLOP/s)} and the text of bench_machine_limits."""
     out = subprocess.run([os.path.join(BIN, "bench_machine_limits")], capture_output=True, text=True,
                          check=True).stdout
+    return parse_limits(out), out.strip()
+
+
+def parse_limits(text):
     limits = {}
-    for m in re.finditer(r"(\d+) threads?: STREAM triad ([\d.]+) GB/s, peak ([\d.]+) GFLOP/s", out):
+    for m in re.finditer(r"(\d+) threads?: STREAM triad ([\d.]+) GB/s, peak ([\d.]+) GFLOP/s", text):
         limits[int(m[1])] = (float(m[2]), float(m[3]))
-    return limits, out.strip()
+    return limits
 
 
 def main():
@@ -42,10 +46,19 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--summarize", action="store_true",
+                    help="only rebuild the CSV, table and plot from OUT/sweep.jsonl and OUT/limits.txt")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
+    if a.summarize:
+        text = open(os.path.join(a.out, "limits.txt")).read().strip()
+        limits = parse_limits(text)
+        rows = [summarise(json.loads(line), limits) for line in open(os.path.join(a.out, "sweep.jsonl"))]
+        return write(rows, text, a.out)
     limits, text = machine_limits()
     print(text, flush=True)
+    with open(os.path.join(a.out, "limits.txt"), "w") as f:
+        f.write(text + "\n")
 
     rows = []
     with open(os.path.join(a.out, "sweep.jsonl"), "w") as log:
@@ -65,12 +78,16 @@ def main():
                     log.flush()
                     rows.append(summarise(r, limits))
                     print(format_row(rows[-1]), flush=True)
+    write(rows, text, a.out)
 
-    with open(os.path.join(a.out, "sweep.csv"), "w", newline="") as f:
+
+def write(rows, text, out):
+    """sweep.csv, sweep.md and sweep.png in `out`."""
+    with open(os.path.join(out, "sweep.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    with open(os.path.join(a.out, "sweep.md"), "w") as f:
+    with open(os.path.join(out, "sweep.md"), "w") as f:
         f.write(f"Machine: {text}\n\n")
         f.write("| n | k | batch | threads | rslc step ms | masked dense x | COO x | rslc infer ms | CSR infer x | "
                 "Gedges*samples/s | % peak FLOP/s | x bandwidth bound |\n|" + "---|" * 12 + "\n")
@@ -78,8 +95,8 @@ def main():
             f.write("| {n} | {k} | {batch} | {threads} | {rslc_step_ms:.3f} | {masked_dense_step_x} | {coo_step_x} | "
                     "{rslc_infer_ms:.3f} | {csr_infer_x} | {gedge_samples_per_s:.2f} | {percent_peak:.1f} | "
                     "{x_bandwidth_bound:.1f} |\n".format(**r))
-    plot(rows, os.path.join(a.out, "sweep.png"))
-    print(f"wrote {a.out}/sweep.{{jsonl,csv,md,png}}")
+    plot(rows, os.path.join(out, "sweep.png"))
+    print(f"wrote {out}/sweep.{{csv,md,png}}")
 
 
 def summarise(r, limits):

@@ -335,13 +335,14 @@ MAX_DENSE_ELEMENTS = 1 << 28
 
 
 def rslc_step_ms(lib, x, t, loss, lr, reps, warmup):
-    """rslc_train(max_steps = s) evaluates the loss and gradient s + 1 times
-    (the last for its final metrics): one step is the time of s = 1 less that
-    of s = 0, measured in pairs."""
+    """One step inside a training run. A call rslc_train(max_steps = s) also
+    sets up its state (first touches of its buffers) and evaluates the final
+    loss and metrics once, so a step is the difference of a call of reps + 1
+    steps and a call of 1 step, divided by reps (median of 3 such pairs)."""
     train = lambda s: seconds(lambda: lib.train(x, t, loss, lr, s))
     for _ in range(warmup):
         train(1)
-    return 1e3 * float(np.median([train(1) - train(0) for _ in range(reps)]))
+    return 1e3 * float(np.median([(train(reps + 1) - train(1)) / reps for _ in range(3)]))
 
 
 def rel(a, b):
