@@ -235,6 +235,8 @@ private:
       s.flowTime += h;
       return;
     }
+    default: // checked by rslc_train
+      break;
     }
     throw Error{3, "unknown integrator " + std::to_string(int(o.integrator))};
   }

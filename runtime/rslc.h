@@ -36,10 +36,17 @@ typedef enum rslc_status {
   RSLC_ERROR_STATE = 5,    /* call out of order (e.g. backward before forward) */
   RSLC_ERROR_INTERNAL = 6, /* a bug in rslc */
   RSLC_ERROR_NUMERIC = 7,  /* NaN or infinity encountered */
-  RSLC_ERROR_IO = 8        /* a file could not be read or written */
+  RSLC_ERROR_IO = 8,       /* a file could not be read or written */
+  RSLC_STATUS_INT_RANGE_ = 0x7fffffff
 } rslc_status;
 
-typedef enum rslc_loss { RSLC_LOSS_MSE = 0, RSLC_LOSS_CROSS_ENTROPY = 1 } rslc_loss;
+/* The enums' last members give them the range of int: a caller's wrong
+ * value (checked, RSLC_ERROR_OPTION) is then a valid value in C and C++. */
+typedef enum rslc_loss {
+  RSLC_LOSS_MSE = 0,
+  RSLC_LOSS_CROSS_ENTROPY = 1,
+  RSLC_LOSS_INT_RANGE_ = 0x7fffffff
+} rslc_loss;
 
 typedef struct rslc_model rslc_model;
 
@@ -86,7 +93,8 @@ typedef enum rslc_integrator {
   RSLC_RK4 = 1,      /* gradient flow, classical Runge-Kutta, fixed step */
   RSLC_ADAPTIVE = 2, /* gradient flow, Bogacki-Shampine 3(2) with error control */
   RSLC_SGD = 3,      /* mini-batch SGD with momentum */
-  RSLC_ADAM = 4      /* mini-batch Adam */
+  RSLC_ADAM = 4,     /* mini-batch Adam */
+  RSLC_INTEGRATOR_INT_RANGE_ = 0x7fffffff
 } rslc_integrator;
 
 /* What a researcher watches, per logged step. NaN where not applicable. */

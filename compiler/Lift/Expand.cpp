@@ -206,7 +206,7 @@ void expandEdge(const LiftPlan &plan, size_t e, LiftedEdge &le) {
     le.col.resize(le.count);
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < nv; ++j) {
-      uint32_t *out = &le.col[le.rowPtr[j]];
+      uint32_t *out = le.col.data() + le.rowPtr[j]; // may be the end: rows can be empty
       sampleBernoulli(streamKey(plan.seed, skey, j), nu, pe.prob,
                       [&](uint64_t i) { *out++ = uint32_t(i); });
     }

@@ -350,8 +350,10 @@ bool Evaluator::walkFor(const ForStmt &s, size_t var, const Scope &scope,
   auto hi = evalInt(*lv.hi, scope, "a loop bound");
   if (!lo || !hi)
     return true;
+  // Refuse a loop that cannot fit the budget before running any of it.
+  bool tooLong = double(*hi) - double(*lo) + 1 + double(instances) > double(maxInstances);
   for (int64_t k = *lo; k <= *hi; ++k) {
-    if (++instances > maxInstances) {
+    if (tooLong || ++instances > maxInstances) {
       diags.error(lv.loc, "loops run more than " + Twine(maxInstances) +
                               " iterations; a base graph should be small (use a lift for width)");
       return false;

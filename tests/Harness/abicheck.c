@@ -176,6 +176,7 @@ int main(int argc, char **argv) {
     free(ox), free(oy);
   }
   api.destroy(b), api.destroy(c), api.destroy(m);
+  free(params), free(pa), free(pb), free(pc);
   printf("abicheck %s\n%d passed, %d failed\n", api.blueprint_name(), passed, failed);
   return failed ? 1 : 0;
 }

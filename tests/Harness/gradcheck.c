@@ -101,5 +101,6 @@ int main(int argc, char **argv) {
          loss ? "cross-entropy" : "mse", (long long)P, L);
   printf("%d passed, %d failed\n", passed, failed);
   api.destroy(m);
+  free(x), free(t), free(theta), free(g), free(y), free(v), free(dx);
   return failed ? 1 : 0;
 }
