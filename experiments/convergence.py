@@ -131,14 +131,9 @@ def plot(summary, lifts, a, path):
               ylabel=f"fraction of {a.seeds} seeds with loss < {a.epsilon:g}")
     third.set(xscale="log", yscale="log", xlabel="copies per hidden vertex n",
               ylabel="median flow time t = steps x h at the end")
-    for ax in (left, right, third):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(f"{os.path.basename(a.blueprint)}: gradient flow ({a.integrator}, h={a.step_size}) "
-                 f"on {a.samples} samples labelled by the witness")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    rslcexp.save_figure(fig, (left, right, third),
+                        f"{os.path.basename(a.blueprint)}: gradient flow ({a.integrator}, h={a.step_size}) "
+                        f"on {a.samples} samples labelled by the witness", path)
 
 
 if __name__ == "__main__":

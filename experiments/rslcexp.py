@@ -92,3 +92,14 @@ def parallel(jobs, fn, items):
     from concurrent.futures import ThreadPoolExecutor  # the work is in subprocesses
     with ThreadPoolExecutor(jobs) as pool:
         return list(pool.map(fn, items))
+
+
+def save_figure(fig, axes, title, path):
+    """Grid and legend on every panel, the title, then the PNG."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")

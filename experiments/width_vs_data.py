@@ -121,14 +121,9 @@ def plot(rows, fits, a, path):
     right.plot(ns, ns, "k--", lw=1, label="parameters = N")
     left.set(xscale="log", yscale="log", xlabel="training samples N", ylabel="smallest width n* that fits")
     right.set(xscale="log", yscale="log", xlabel="training samples N", ylabel="parameters at n*")
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(f"Random data in R^{a.d}: smallest width reaching loss < {a.epsilon:g} "
-                 f"({a.integrator}, {a.steps} steps, {a.seeds} seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"wrote {path}")
+    rslcexp.save_figure(fig, (left, right),
+                        f"Random data in R^{a.d}: smallest width reaching loss < {a.epsilon:g} "
+                        f"({a.integrator}, {a.steps} steps, {a.seeds} seeds)", path)
 
 
 if __name__ == "__main__":
