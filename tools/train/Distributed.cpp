@@ -19,8 +19,6 @@ uint64_t reduced = 0;
 } // namespace
 
 #ifdef RSLC_WITH_MPI
-bool available() { return true; }
-
 World init(int &argc, char **&argv) {
   // Started by mpirun (Open MPI, or a PMI launcher): join the job. A plain
   // start stays a single process and never touches MPI.
@@ -70,7 +68,6 @@ void broadcast(std::vector<double> &values) {
     MPI_Bcast(values.data(), int(values.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
 }
 #else
-bool available() { return false; }
 World init(int &, char **&) { return {}; }
 void finalize() {}
 void abortAll(int code) { std::exit(code); }

@@ -31,8 +31,6 @@ void broadcast(std::vector<double> &values);
 
 /// Bytes sent through allreduceSum by this rank so far (for the figures).
 uint64_t bytesReduced();
-/// Whether this build has MPI.
-bool available();
 
 } // namespace dist
 
