@@ -285,7 +285,8 @@ private:
     // samples on the training set, test loss x samples, right answers and
     // samples on the test set.
     std::vector<double> sums(5, 0.0);
-    model.paramsFromDouble(theta);
+    if (o.loss == RSLC_LOSS_CROSS_ENTROPY || nTest > 0) // evaluations at theta follow
+      model.paramsFromDouble(theta);
     if (o.loss == RSLC_LOSS_CROSS_ENTROPY && n > 0) {
       int64_t right = 0;
       model.lossGrad(x, t, n, {}, o.loss, nullptr, &right);
