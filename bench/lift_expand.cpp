@@ -3,7 +3,7 @@
 // in-degree k between two hidden fibers of n copies), prints the time to
 // expand, lifted edges per second, the IR's size and the peak resident
 // memory growth, in one table. Run: build/bin/bench_lift_expand [max_edges]
-#include "Lift/LiftedGraph.h"
+#include "core/LiftedGraph.h"
 
 #include <omp.h>
 

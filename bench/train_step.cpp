@@ -34,7 +34,7 @@ template <typename F> double medianMs(int reps, F f) {
   return ms[ms.size() / 2];
 }
 
-void require(int status, const model_api &api, rslc_model *m) {
+void require(int status, const rslc_api &api, rslc_model *m) {
   if (status) {
     std::fprintf(stderr, "bench_train_step: %s\n", api.last_error(m));
     std::exit(1);
@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "usage: bench_train_step MODEL.so [BATCH] [REPS] [mse|ce]\n");
     return 2;
   }
-  model_api api = load_model(argv[1]);
+  rslc_api api = rslc_dl_open_or_exit(argv[1]);
   int64_t batch = argc > 2 ? std::atoll(argv[2]) : 256;
   int reps = argc > 3 ? std::atoi(argv[3]) : 20;
   bool ce = argc > 4 && std::string(argv[4]) == "ce";
@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
     v = normal(rng);
   for (int64_t i = 0; i < int64_t(y.size()); ++i)
     y[i] = ce ? float(rng() % nout) : normal(rng);
-  int loss = ce ? RSLC_LOSS_CROSS_ENTROPY : RSLC_LOSS_MSE;
+  rslc_loss loss = ce ? RSLC_LOSS_CROSS_ENTROPY : RSLC_LOSS_MSE;
 
   double fwd = medianMs(reps, [&] { require(api.forward(m, x.data(), batch, out.data()), api, m); });
   double L = 0;
@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
   });
   rslc_train_options o;
   api.default_train_options(&o);
-  o.integrator = RSLC_SGD, o.momentum = 0, o.loss = rslc_loss(loss);
+  o.integrator = RSLC_SGD, o.momentum = 0, o.loss = loss;
   o.step_size = 1e-9; // timing only: tiny steps never diverge, whatever the width
   o.log_every = 0;
   // A call evaluates the final loss (and accuracy) once after its steps:

@@ -11,10 +11,11 @@
 #define RSLC_FUZZ_PIPELINE_H
 
 #include "Basic/Diagnostics.h"
-#include "Lift/LiftedGraph.h"
 #include "Lift/MakePlan.h"
 #include "Parse/Parser.h"
 #include "Sema/Sema.h"
+
+#include "core/Build.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
@@ -53,12 +54,16 @@ inline unsigned compileToLifted(llvm::StringRef text) {
   unsigned expanded = 0;
   for (const LiftSpec &spec : lifts) {
     lift::LiftPlan plan = lift::makePlan(*checked->modules[spec.module], spec);
-    lift::SizeEstimate size = lift::estimate(plan);
-    if (!size.error.empty() || size.liftedEdges > maxFuzzEdges || size.bytes() > (64u << 20))
-      continue;
-    lift::LiftedGraph lifted = lift::expand(plan);
-    std::vector<std::string> problems = lift::verify(lifted);
-    require(problems.empty(), "verifier", problems.empty() ? "" : problems.front());
+    lift::BuildLimits limits;
+    limits.maxLiftedEdges = maxFuzzEdges;
+    limits.maxBytes = 64u << 20;
+    lift::LiftedGraph lifted;
+    try {
+      lifted = lift::buildLifted(plan, limits);
+    } catch (const lift::BuildError &e) {
+      require(e.kind != lift::BuildError::Kind::Invalid, "verifier", e.what());
+      continue; // over the fuzzing budget, or beyond what the IR indexes
+    }
     require(lift::structureHash(lift::expand(plan)) == lift::structureHash(lifted), "determinism",
           plan.lift);
     ++expanded;

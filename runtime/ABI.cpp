@@ -1,12 +1,13 @@
 //===- ABI.cpp - the exported C functions (see rslc.h, docs/abi.md) -------===//
 #include "rslc.h"
 
-#include "Kernels.h"
+#include "Checkpoint.h"
+#include "Integrators.h"
 #include "Model.h"
-#include "Train.h"
+
+#include "core/KernelContract.h"
 
 #include <cmath>
-
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -72,32 +73,6 @@ std::string tooLarge(const char *fn, const char *what, int64_t n, const rslc_mod
   return std::string(fn) + ": " + what + " = " + std::to_string(n) +
          " is too large for this model (" + std::to_string(m->impl->maxPerSample) +
          " values per sample)";
-}
-
-/// Why a loaded optimiser state is unusable, or "". What rslc_save
-/// writes: no moments for the flow integrators or a fresh model (-1), an
-/// optional momentum for SGD, both Adam moments or neither; finite values.
-std::string unusableState(const ModelBase &model) {
-  const ModelBase::TrainState &s = model.train;
-  const size_t P = model.graph().numParams;
-  if (s.integrator < -1 || s.integrator > RSLC_ADAM)
-    return "unknown integrator " + std::to_string(s.integrator);
-  bool momentum = s.m.empty() || s.m.size() == P;
-  bool moments = s.integrator == RSLC_SGD    ? momentum && s.v.empty()
-                 : s.integrator == RSLC_ADAM ? momentum && s.v.size() == s.m.size()
-                                             : s.m.empty() && s.v.empty();
-  if (!moments)
-    return "optimiser moments of " + std::to_string(s.m.size()) + " and " +
-           std::to_string(s.v.size()) + " values for " + std::to_string(P) + " parameters";
-  if (s.step < 0 || !(s.flowTime >= 0) || !std::isfinite(s.flowTime) || !(s.stepSize >= 0) ||
-      !std::isfinite(s.stepSize))
-    return "negative or non-finite step, flow time or step size";
-  std::vector<double> theta;
-  model.paramsToDouble(theta);
-  for (double x : theta)
-    if (!std::isfinite(x))
-      return "a parameter is not a finite number";
-  return "";
 }
 
 #define CHECK_HANDLE(m)                                                                            \
@@ -187,9 +162,9 @@ RSLC_EXPORT rslc_status rslc_loss_and_grad(rslc_model *m, const rslc_real *x, co
           "rslc_loss_and_grad: x, target and loss_out must not be null");
   REQUIRE(batch > 0, RSLC_ERROR_SIZE, "rslc_loss_and_grad: batch must be positive, got " + std::to_string(batch));
   REQUIRE(batchFits(m, batch), RSLC_ERROR_SIZE, tooLarge("rslc_loss_and_grad", "batch", batch, m));
-  REQUIRE(loss == RSLC_LOSS_MSE || loss == RSLC_LOSS_CROSS_ENTROPY, RSLC_ERROR_OPTION,
+  REQUIRE(rslc::isValidKind<rslc::Loss>(loss), RSLC_ERROR_OPTION,
           "rslc_loss_and_grad: unknown loss " + std::to_string(int(loss)));
-  return guarded(m, [&] { *loss_out = m->impl->lossAndGrad(x, target, batch, int(loss)); });
+  return guarded(m, [&] { *loss_out = m->impl->lossAndGrad(x, target, batch, rslc::Loss(loss)); });
 }
 
 #define PARAM_COPY(fn, ptrType, call)                                                              \
@@ -241,9 +216,9 @@ RSLC_EXPORT rslc_status rslc_train(rslc_model *m, const rslc_train_options *o, c
           "rslc_train: need n > 0 samples (and test data when n_test > 0)");
   REQUIRE(batchFits(m, n), RSLC_ERROR_SIZE, tooLarge("rslc_train", "n", n, m));
   REQUIRE(batchFits(m, nt), RSLC_ERROR_SIZE, tooLarge("rslc_train", "n_test", nt, m));
-  REQUIRE(o->integrator >= RSLC_EULER && o->integrator <= RSLC_ADAM, RSLC_ERROR_OPTION,
+  REQUIRE(rslc::isValidKind<rslc::Integrator>(o->integrator), RSLC_ERROR_OPTION,
           "rslc_train: unknown integrator " + std::to_string(int(o->integrator)));
-  REQUIRE(o->loss == RSLC_LOSS_MSE || o->loss == RSLC_LOSS_CROSS_ENTROPY, RSLC_ERROR_OPTION,
+  REQUIRE(rslc::isValidKind<rslc::Loss>(o->loss), RSLC_ERROR_OPTION,
           "rslc_train: unknown loss " + std::to_string(int(o->loss)));
   REQUIRE(o->step_size > 0 && std::isfinite(o->step_size), RSLC_ERROR_OPTION,
           "rslc_train: step_size must be positive");
@@ -267,11 +242,11 @@ RSLC_EXPORT rslc_status rslc_evaluate(rslc_model *m, const rslc_real *x, const r
   REQUIRE(x && t && loss_out, RSLC_ERROR_NULL, "rslc_evaluate: x, target and loss_out must not be null");
   REQUIRE(n > 0, RSLC_ERROR_SIZE, "rslc_evaluate: n must be positive");
   REQUIRE(batchFits(m, n), RSLC_ERROR_SIZE, tooLarge("rslc_evaluate", "n", n, m));
-  REQUIRE(loss == RSLC_LOSS_MSE || loss == RSLC_LOSS_CROSS_ENTROPY, RSLC_ERROR_OPTION,
+  REQUIRE(rslc::isValidKind<rslc::Loss>(loss), RSLC_ERROR_OPTION,
           "rslc_evaluate: unknown loss " + std::to_string(int(loss)));
   return guarded(m, [&] {
     int64_t right = 0;
-    *loss_out = m->impl->lossGrad(x, t, n, {}, int(loss), nullptr, &right);
+    *loss_out = m->impl->lossGrad(x, t, n, {}, rslc::Loss(loss), nullptr, &right);
     if (accuracy_out)
       *accuracy_out = loss == RSLC_LOSS_CROSS_ENTROPY ? double(right) / double(n) : NAN;
   });
@@ -286,25 +261,5 @@ RSLC_EXPORT rslc_status rslc_save(const rslc_model *m, const char *path) {
 RSLC_EXPORT rslc_status rslc_load(rslc_model *m, const char *path) {
   CHECK_HANDLE(m);
   REQUIRE(path, RSLC_ERROR_NULL, "rslc_load: path must not be null");
-  return guarded(m, [&] {
-    ModelBase &model = *m->impl;
-    ModelBase::TrainState before = model.train;
-    std::vector<double> theta;
-    model.paramsToDouble(theta);
-    try {
-      rslc::rt::loadCheckpoint(model, path);
-    } catch (const std::length_error &) { // a forged length past any vector's size
-      throw Error{RSLC_ERROR_IO,
-                  "checkpoint '" + std::string(path) + "' is corrupted (impossible length)"};
-    }
-    // The checksum catches damage, not a forged or buggy writer: refuse a
-    // state the integrators could not use (an Adam moment of the wrong
-    // length would be read out of bounds), and keep the model as it was.
-    if (std::string why = unusableState(model); !why.empty()) {
-      model.train = std::move(before);
-      model.paramsFromDouble(theta);
-      throw Error{RSLC_ERROR_IO,
-                  "checkpoint '" + std::string(path) + "' is corrupted (" + why + ")"};
-    }
-  });
+  return guarded(m, [&] { rslc::rt::loadCheckpoint(*m->impl, path); });
 }

@@ -1,17 +1,28 @@
-//===- Model.cpp - orchestrates the generated kernels ----------------------===//
+//===- Model.cpp - runs the generated kernels over the lifted graph --------===//
 //
-// Forward visits base vertices in topological order, backward in reverse.
-// Work is split into fixed chunks of rows (or of source copies), run in
-// parallel; each row is computed by one kernel call in a fixed order, so the
-// results do not depend on the number of threads. Reductions over the batch
-// (loss) run in a fixed order too.
+// Execution is grouped by topological level: all base vertices of one level
+// (a layer of a family, every pixel of a grid) are computed by the same
+// parallel loops, so the number of parallel regions and barriers grows with
+// the depth of the base graph, not with its number of edges. A pass is one
+// parallel region; each level is two `omp for` loops over fixed tasks
+// (chunks of rows, or also of batch columns when rows are few).
+//
+// Determinism: every output element is computed by one task, with the same
+// operations in the same order whatever the thread count. Sums over a
+// vertex's in-edges run in edge order; sums over a source's out-edges and
+// over the edges sharing a weight group run in the order of the backward
+// visit (targets in reverse topological order, then their in-edges).
 //
 //===----------------------------------------------------------------------===//
 #include "Model.h"
 
-#include "IR/Topo.h"
-#include "Kernels.h"
-#include "Lift/PlanIO.h"
+#include "Losses.h"
+
+#include "core/Build.h"
+#include "core/KernelContract.h"
+#include "core/KernelSignatures.h"
+#include "core/PlanIO.h"
+#include "core/Topo.h"
 
 #include <omp.h>
 
@@ -26,64 +37,57 @@ using namespace rslc::lift;
 namespace {
 
 constexpr int64_t rowChunk = 16;
-
 /// Batch columns per chunk (the widest register tile: 8 AVX-512 registers).
 constexpr int64_t batchChunk = 128;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
-
 /// Copies of the parameters longer than this run on the OpenMP team.
 constexpr size_t paramLoopLength = 1 << 15;
-
-/// Below this many multiply-adds, starting threads costs more than it saves.
+/// Below this many multiply-adds per pass, starting threads costs more than
+/// it saves.
 constexpr int64_t minParallelWork = 1 << 16;
-
-/// Calls body(begin, end) over [0, n) in fixed chunks, in parallel when the
-/// `work` (multiply-adds) is worth it.
-template <typename Body> void parallelRows(int64_t n, int64_t work, Body body) {
-  int64_t chunks = (n + rowChunk - 1) / rowChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1 && work >= minParallelWork)
-  for (int64_t c = 0; c < chunks; ++c)
-    body(c * rowChunk, std::min(n, (c + 1) * rowChunk));
-}
 
 /// Too few row chunks to keep every thread busy?
 bool fewRows(int64_t rows) {
   return (rows + rowChunk - 1) / rowChunk < 4 * int64_t(omp_get_max_threads());
 }
 
-/// Calls body(r0, r1, b0, b1) over rows [0, rows) and batch columns
-/// [0, batch) in fixed chunks, in parallel; the batch is split only when
-/// rows are few. Every output element is computed by the same operations
-/// whatever the split, so results do not depend on the thread count.
-template <typename Body>
-void parallelRowsAndBatch(int64_t rows, int64_t batch, int64_t work, Body body) {
-  int64_t rowChunks = (rows + rowChunk - 1) / rowChunk;
-  int64_t batchChunks = fewRows(rows) ? (batch + batchChunk - 1) / batchChunk : 1;
-  int64_t tasks = rowChunks * batchChunks;
-#pragma omp parallel for schedule(static) if (tasks > 1 && work >= minParallelWork)
-  for (int64_t t = 0; t < tasks; ++t) {
-    int64_t r = t / batchChunks, c = t % batchChunks;
-    body(r * rowChunk, std::min(rows, (r + 1) * rowChunk), c * batchChunk,
-         batchChunks == 1 ? batch : std::min(batch, (c + 1) * batchChunk));
-  }
+/// A piece of a pass: rows [r0, r1) and batch columns [b0, b1) of vertex
+/// `item`; for weight gradients, rows [r0, r1) and forward positions
+/// [b0, b1) of weight group `item`.
+struct Task {
+  uint32_t item;
+  int64_t r0, r1, b0, b1;
+};
+
+/// Tasks covering rows [0, rows) x columns [0, batch) of `item`: chunks of
+/// rows, and of columns too when `splitColumns`.
+void addTasks(uint32_t item, int64_t rows, int64_t batch, bool splitColumns,
+              std::vector<Task> &out) {
+  int64_t columnChunk = splitColumns ? batchChunk : std::max<int64_t>(batch, 1);
+  for (int64_t r = 0; r < rows; r += rowChunk)
+    for (int64_t c = 0; c < batch; c += columnChunk)
+      out.push_back({item, r, std::min(rows, r + rowChunk), c, std::min(batch, c + columnChunk)});
 }
 
-/// Calls body(j0, j1, q0, q1) so that every forward position of an edge
-/// with `rows` target rows and `count` lifted edges is visited once: by row
-/// chunks, or, when rows are few, by chunks of positions.
-template <typename Body>
-void parallelRowsOrPositions(int64_t rows, int64_t count, int64_t work, Body body) {
-  if (!fewRows(rows))
-    return parallelRows(rows, work, [&](int64_t j0, int64_t j1) { body(j0, j1, int64_t(0), count); });
-  int64_t chunks = (count + positionChunk - 1) / positionChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1 && work >= minParallelWork)
-  for (int64_t c = 0; c < chunks; ++c)
-    body(int64_t(0), rows, c * positionChunk, std::min(count, (c + 1) * positionChunk));
+/// The tasks of one level of a pass: first the edge tasks (all of them),
+/// then the vertex tasks (activations).
+struct Level {
+  std::vector<unsigned> vertices;
+  std::vector<Task> edgeTasks, vertexTasks;
+};
+
+/// Runs body(task) for every task, split over the team (inside a parallel
+/// region) with a static schedule; ends with the team's barrier.
+template <typename Body> void forTasks(const std::vector<Task> &tasks, Body body) {
+  const int64_t n = int64_t(tasks.size());
+#pragma omp for schedule(static)
+  for (int64_t t = 0; t < n; ++t)
+    body(tasks[t]);
 }
 
 template <typename T> class Model final : public ModelBase {
-  using K = KernelTypes<T>;
+  using K = contract::Kernels<T>;
 
 public:
   explicit Model(LiftedGraph graph) {
@@ -98,10 +102,6 @@ public:
       initParameters(g, tmp.data());
       std::copy(tmp.begin(), tmp.end(), params.begin());
     }
-    inEdges.resize(p.vertices.size());
-    for (size_t e = 0; e < p.edges.size(); ++e)
-      inEdges[p.edges[e].dst].push_back(e);
-    order = topologicalOrder(p.vertices.size(), p.edges);
     for (const PlanVertex &v : p.vertices) {
       if (v.role == Role::Input)
         inputSize += v.dim;
@@ -110,6 +110,8 @@ public:
       maxPerSample = std::max(maxPerSample, v.copies * v.dim); // <= 2^48 (estimate)
     }
     maxPerSample = std::max({maxPerSample, inputSize, outputSize});
+    findKernels();
+    schedule();
   }
 
   void forward(const void *xv, int64_t batch, void *yv) override {
@@ -131,38 +133,12 @@ public:
           Y[v][a * batch + b] = x[b * inputSize + off + a];
       off += d;
     }
-    for (unsigned v : order) {
-      const PlanVertex &pv = p.vertices[v];
-      if (pv.role == Role::Input)
-        continue;
-      bool prod = pv.agg == Aggregation::Prod;
-      if (!prod)
-        std::fill(Z[v].begin(), Z[v].end(), T(0));
-      for (size_t e : inEdges[v]) {
-        T *target = Z[v].data();
-        if (prod) {
-          std::fill(Ze[e].begin(), Ze[e].end(), T(0));
-          target = Ze[e].data();
-        }
-        auto fwd = reinterpret_cast<typename K::Forward>(rslc_edge_kernels[3 * e]);
-        const LiftedEdge &le = g.edges[e];
-        const T *W = weights(e, params);
-        const T *src = Y[p.edges[e].src].data();
-        parallelRowsAndBatch(le.nv, batch, edgeWork(e, batch), [&](int64_t j0, int64_t j1, int64_t b0, int64_t b1) {
-          fwd(W, src, target, le.col.data(), le.rowPtr.data(), j0, j1, b0, b1, batch);
-        });
-      }
-      if (prod) {
-        std::fill(Z[v].begin(), Z[v].end(), T(1));
-        for (size_t e : inEdges[v])
-          for (size_t k = 0; k < Z[v].size(); ++k)
-            Z[v][k] *= Ze[e][k];
-      }
-      auto act = reinterpret_cast<typename K::ActForward>(rslc_vertex_kernels[2 * v]);
-      const T *bias = g.biasTensor[v] >= 0 ? params.data() + g.tensors[g.biasTensor[v]].offset
-                                           : nullptr;
-      parallelRows(pv.copies, pv.copies * pv.dim * batch, [&](int64_t j0, int64_t j1) {
-        act(Z[v].data(), bias, Y[v].data(), j0, j1, batch);
+#pragma omp parallel if (forwardWork >= minParallelWork)
+    for (const Level &level : forwardLevels) {
+      forTasks(level.edgeTasks, [&](const Task &t) { sumInEdges(t); });
+      forTasks(level.vertexTasks, [&](const Task &t) {
+        vertexKernels[t.item].forward(Z[t.item].data(), bias(t.item, params), Y[t.item].data(),
+                                      t.r0, t.r1, batch);
       });
     }
     off = 0;
@@ -185,7 +161,7 @@ public:
 
   void backward(const void *dyv, void *dxv) override {
     if (!haveForward)
-      throw Error{5, "backward needs a forward pass first"};
+      throw Error{RSLC_ERROR_STATE, "backward needs a forward pass first"};
     const T *dy = static_cast<const T *>(dyv);
     T *dx = static_cast<T *>(dxv);
     const LiftPlan &p = g.plan;
@@ -203,53 +179,16 @@ public:
             dY[v][(j * pv.dim + a) * batch + b] += c * dy[b * outputSize + off + a];
       off += pv.dim;
     }
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      unsigned v = *it;
-      const PlanVertex &pv = p.vertices[v];
-      if (pv.role == Role::Input)
-        continue;
-      auto act = reinterpret_cast<typename K::ActBackward>(rslc_vertex_kernels[2 * v + 1]);
-      const T *bias = nullptr;
-      T *dbias = nullptr;
-      if (g.biasTensor[v] >= 0) {
-        bias = params.data() + g.tensors[g.biasTensor[v]].offset;
-        dbias = grads.data() + g.tensors[g.biasTensor[v]].offset;
-      }
-      parallelRows(pv.copies, pv.copies * pv.dim * batch, [&](int64_t j0, int64_t j1) {
-        act(Z[v].data(), bias, dY[v].data(), dZ[v].data(), dbias, j0, j1, batch);
-      });
-      for (size_t e : inEdges[v]) {
-        const T *dZe = dZ[v].data();
-        if (pv.agg == Aggregation::Prod) { // dZ_e = dZ * prod of the other edges' Z
-          for (size_t k = 0; k < scratch.size() && k < dZ[v].size(); ++k) {
-            T prodOthers = 1;
-            for (size_t f : inEdges[v])
-              if (f != e)
-                prodOthers *= Ze[f][k];
-            scratch[k] = dZ[v][k] * prodOthers;
-          }
-          dZe = scratch.data();
-        }
-        const LiftedEdge &le = g.edges[e];
-        unsigned u = p.edges[e].src;
-        if (void *wk = rslc_edge_kernels[3 * e + 1]) {
-          auto wgrad = reinterpret_cast<typename K::WeightGrad>(wk);
-          T *dW = weights(e, grads);
-          const T *src = Y[u].data();
-          parallelRowsOrPositions(le.nv, int64_t(le.count), edgeWork(e, batch),
-                                  [&](int64_t j0, int64_t j1, int64_t q0, int64_t q1) {
-            wgrad(dW, dZe, src, le.col.data(), le.rowPtr.data(), j0, j1, q0, q1, batch);
-          });
-        }
-        if (p.vertices[u].role == Role::Input && !dx)
-          continue;
-        auto dgrad = reinterpret_cast<typename K::DataGrad>(rslc_edge_kernels[3 * e + 2]);
-        const T *W = weights(e, params);
-        T *dsrc = dY[u].data();
-        parallelRowsAndBatch(le.nu, batch, edgeWork(e, batch), [&](int64_t i0, int64_t i1, int64_t b0, int64_t b1) {
-          dgrad(W, dZe, dsrc, le.tPtr.data(), le.tRow.data(), le.tPos.data(), i0, i1, b0, b1, batch);
+#pragma omp parallel if (backwardWork >= minParallelWork)
+    {
+      for (const Level &level : backwardLevels) {
+        forTasks(level.edgeTasks, [&](const Task &t) {
+          if (p.vertices[t.item].role != Role::Input || dx)
+            sumOutEdges(t);
         });
+        forTasks(level.vertexTasks, [&](const Task &t) { activationBackward(t); });
       }
+      forTasks(weightGradTasks, [&](const Task &t) { sumWeightGrads(t); });
     }
     if (!dx)
       return;
@@ -265,17 +204,17 @@ public:
     }
   }
 
-  double lossAndGrad(const void *xv, const void *tv, int64_t n, int loss) override {
+  double lossAndGrad(const void *xv, const void *tv, int64_t n, Loss loss) override {
     const T *x = static_cast<const T *>(xv), *target = static_cast<const T *>(tv);
-    checkTargets(target, n, loss);
+    checkTargets(loss, target, n, outputSize);
     return computeLoss(x, target, n, loss, T(1) / T(n), true, nullptr) / double(n);
   }
 
   double lossGrad(const void *xv, const void *tv, int64_t n, const std::vector<int64_t> &rows,
-                  int loss, std::vector<double> *grad, int64_t *correct) override {
+                  Loss loss, std::vector<double> *grad, int64_t *correct) override {
     const T *x = static_cast<const T *>(xv), *target = static_cast<const T *>(tv);
     const int64_t count = rows.empty() ? n : int64_t(rows.size());
-    const int64_t tw = loss == 0 ? outputSize : 1; // target values per sample
+    const int64_t tw = targetWidth(loss, outputSize);
     if (grad)
       zeroGrads();
     if (correct)
@@ -298,7 +237,7 @@ public:
         }
         xc = xs.data(), tc = ts.data();
       }
-      checkTargets(tc, nc, loss);
+      checkTargets(loss, tc, nc, outputSize);
       int64_t right = 0;
       total += computeLoss(xc, tc, nc, loss, T(1) / T(count), grad != nullptr, &right);
       if (correct)
@@ -343,70 +282,228 @@ public:
   void zeroGrads() override { std::fill(grads.begin(), grads.end(), T(0)); }
 
 private:
-  /// Multiply-adds of one pass over edge e's lifted edges for `batch` samples.
-  int64_t edgeWork(size_t e, int64_t batch) const {
-    const PlanEdge &pe = g.plan.edges[e];
-    int64_t du = g.plan.vertices[pe.src].dim, dv = g.plan.vertices[pe.dst].dim;
-    double work = double(g.edges[e].count) * double(pe.map == MapKind::Linear ? du * dv : dv) * double(batch);
-    return int64_t(std::min(work, 1e18)); // only compared with minParallelWork
+  //===--- Kernels and schedule (fixed at creation) -----------------------===//
+
+  struct EdgeKernels {
+    typename K::Forward forward;
+    typename K::WeightGrad weightGrad; ///< null for maps without weights
+    typename K::DataGrad dataGrad;
+  };
+  struct VertexKernels {
+    typename K::ActForward forward = nullptr;
+    typename K::ActBackward backward = nullptr;
+  };
+
+  /// Each edge's and vertex's kernels, by signature (KernelContract.h).
+  void findKernels() {
+    KernelSignatures sigs = kernelSignatures(g.plan);
+    if (rslc_num_edge_kernels != sigs.edges.size() ||
+        rslc_num_vertex_kernels != sigs.vertices.size())
+      throw Error{RSLC_ERROR_INTERNAL, "the library's kernel tables do not match its plan"};
+    for (uint32_t k : sigs.edgeKernel) {
+      void *const *slots = &rslc_edge_kernels[size_t(k) * contract::NumEdgeSlots];
+      edgeKernels.push_back({reinterpret_cast<typename K::Forward>(slots[contract::Forward]),
+                             reinterpret_cast<typename K::WeightGrad>(slots[contract::WeightGrad]),
+                             reinterpret_cast<typename K::DataGrad>(slots[contract::DataGrad])});
+    }
+    vertexKernels.resize(sigs.vertexKernel.size());
+    for (size_t v = 0; v < sigs.vertexKernel.size(); ++v) {
+      uint32_t k = sigs.vertexKernel[v];
+      if (k == noKernel)
+        continue;
+      void *const *slots = &rslc_vertex_kernels[size_t(k) * contract::NumVertexSlots];
+      vertexKernels[v] = {reinterpret_cast<typename K::ActForward>(slots[contract::ActForward]),
+                          reinterpret_cast<typename K::ActBackward>(slots[contract::ActBackward])};
+    }
   }
-  void checkTargets(const T *target, int64_t n, int loss) {
-    if (loss == 0) {
-      requireFinite(target, n * outputSize, "target");
+
+  /// Levels, edge lists in their fixed summation orders, weight groups.
+  void schedule() {
+    const LiftPlan &p = g.plan;
+    const size_t V = p.vertices.size(), E = p.edges.size();
+    inEdges.assign(V, {});
+    for (size_t e = 0; e < E; ++e)
+      inEdges[p.edges[e].dst].push_back(e);
+    std::vector<unsigned> order = topologicalOrder(V, p.edges);
+    // Forward level: 1 + the deepest source (inputs: 0).
+    std::vector<size_t> depth(V, 0);
+    for (unsigned v : order)
+      for (size_t e : inEdges[v])
+        depth[v] = std::max(depth[v], depth[p.edges[e].src] + 1);
+    for (unsigned v : order) {
+      if (p.vertices[v].role == Role::Input)
+        continue;
+      if (forwardLevels.size() < depth[v])
+        forwardLevels.resize(depth[v]);
+      forwardLevels[depth[v] - 1].vertices.push_back(v);
+    }
+    // The backward visit: targets in reverse topological order, their
+    // in-edges in order. Out-edges and weight groups are summed in it.
+    outEdges.assign(V, {});
+    groupEdges.assign(p.groupNames.size(), {});
+    std::vector<size_t> height(V, 0);
+    for (auto it = order.rbegin(); it != order.rend(); ++it)
+      for (size_t e : inEdges[*it]) {
+        const PlanEdge &pe = p.edges[e];
+        outEdges[pe.src].push_back(e);
+        if (pe.group != noGroup)
+          groupEdges[pe.group].push_back(e);
+        height[pe.src] = std::max(height[pe.src], height[pe.dst] + 1);
+      }
+    // Backward level: 1 + the highest target (sinks: 0). Inputs take part
+    // for dL/dx.
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      if (backwardLevels.size() <= height[*it])
+        backwardLevels.resize(height[*it] + 1);
+      backwardLevels[height[*it]].vertices.push_back(*it);
+    }
+  }
+
+  /// The tasks of every level for this batch size.
+  void scheduleTasks() {
+    const LiftPlan &p = g.plan;
+    forwardWork = backwardWork = 0;
+    for (Level &level : forwardLevels) {
+      level.edgeTasks.clear(), level.vertexTasks.clear();
+      for (unsigned v : level.vertices) {
+        int64_t rows = p.vertices[v].copies;
+        addTasks(v, rows, batch, fewRows(rows), level.edgeTasks);
+        addTasks(v, rows, batch, false, level.vertexTasks);
+        for (size_t e : inEdges[v])
+          forwardWork += edgeWork(e);
+      }
+    }
+    for (Level &level : backwardLevels) {
+      level.edgeTasks.clear(), level.vertexTasks.clear();
+      for (unsigned v : level.vertices) {
+        int64_t rows = p.vertices[v].copies;
+        if (!outEdges[v].empty())
+          addTasks(v, rows, batch, fewRows(rows), level.edgeTasks);
+        if (p.vertices[v].role != Role::Input)
+          addTasks(v, rows, batch, false, level.vertexTasks);
+      }
+    }
+    // Weight gradients: by rows, or by positions when rows are few; tied
+    // edges have the same structure, so one split serves the whole group.
+    weightGradTasks.clear();
+    for (uint32_t grp = 0; grp < groupEdges.size(); ++grp) {
+      if (groupEdges[grp].empty())
+        continue;
+      const LiftedEdge &le = g.edges[groupEdges[grp].front()];
+      int64_t count = int64_t(le.count);
+      if (!fewRows(le.nv)) {
+        for (int64_t r = 0; r < le.nv; r += rowChunk)
+          weightGradTasks.push_back({grp, r, std::min(le.nv, r + rowChunk), 0, count});
+      } else {
+        for (int64_t q = 0; q < count; q += positionChunk)
+          weightGradTasks.push_back({grp, 0, le.nv, q, std::min(count, q + positionChunk)});
+      }
+      for (size_t e : groupEdges[grp])
+        backwardWork += 2 * edgeWork(e);
+    }
+  }
+
+  //===--- The tasks --------------------------------------------------------===//
+
+  /// Z[v] (rows r0..r1, columns b0..b1) = the aggregate of the in-edges.
+  void sumInEdges(const Task &t) {
+    const unsigned v = t.item;
+    const PlanVertex &pv = g.plan.vertices[v];
+    auto clear = [&](std::vector<T> &buf) {
+      for (int64_t row = t.r0 * pv.dim; row < t.r1 * pv.dim; ++row)
+        std::fill(&buf[row * batch + t.b0], &buf[row * batch + t.b1], T(0));
+    };
+    auto run = [&](size_t e, T *target) {
+      const LiftedEdge &le = g.edges[e];
+      edgeKernels[e].forward(weights(e, params), Y[g.plan.edges[e].src].data(), target,
+                             le.col.data(), le.rowPtr.data(), t.r0, t.r1, t.b0, t.b1, batch);
+    };
+    if (pv.agg != Aggregation::Prod) {
+      clear(Z[v]);
+      for (size_t e : inEdges[v])
+        run(e, Z[v].data());
       return;
     }
-    for (int64_t b = 0; b < n; ++b) {
-      T t = target[b];
-      if (!(t >= 0 && t < T(outputSize) && t == std::floor(t)))
-        throw Error{3, "cross-entropy target " + std::to_string(double(t)) + " of sample " +
-                           std::to_string(b) + " is not a class index in [0, " +
-                           std::to_string(outputSize) + ")"};
+    for (size_t e : inEdges[v]) {
+      clear(Ze[e]);
+      run(e, Ze[e].data());
     }
+    for (int64_t row = t.r0 * pv.dim; row < t.r1 * pv.dim; ++row)
+      for (int64_t b = t.b0; b < t.b1; ++b) {
+        T z = 1;
+        for (size_t e : inEdges[v])
+          z *= Ze[e][row * batch + b];
+        Z[v][row * batch + b] = z;
+      }
+  }
+
+  /// dY[u] (rows r0..r1, columns b0..b1) += the out-edges' data gradients.
+  void sumOutEdges(const Task &t) {
+    const unsigned u = t.item;
+    for (size_t e : outEdges[u]) {
+      const LiftedEdge &le = g.edges[e];
+      edgeKernels[e].dataGrad(weights(e, params), edgeGradient(e), dY[u].data(), le.tPtr.data(),
+                              le.tRow.data(), le.tPos.data(), t.r0, t.r1, t.b0, t.b1, batch);
+    }
+  }
+
+  /// dZ[v] = dY[v] * act'(Z[v] + b) and the bias gradient, rows r0..r1; for
+  /// products, each in-edge's dZ_e = dZ * the product of the other edges' Z.
+  void activationBackward(const Task &t) {
+    const unsigned v = t.item;
+    const PlanVertex &pv = g.plan.vertices[v];
+    vertexKernels[v].backward(Z[v].data(), bias(v, params), dY[v].data(), dZ[v].data(),
+                              bias(v, grads), t.r0, t.r1, batch);
+    if (pv.agg != Aggregation::Prod)
+      return;
+    for (size_t e : inEdges[v])
+      for (int64_t k = t.r0 * pv.dim * batch; k < t.r1 * pv.dim * batch; ++k) {
+        T others = 1;
+        for (size_t f : inEdges[v])
+          if (f != e)
+            others *= Ze[f][k];
+        dZe[e][k] = dZ[v][k] * others;
+      }
+  }
+
+  /// dW of weight group `item` (rows r0..r1, positions b0..b1) += each
+  /// tied edge's weight gradient.
+  void sumWeightGrads(const Task &t) {
+    for (size_t e : groupEdges[t.item]) {
+      const LiftedEdge &le = g.edges[e];
+      edgeKernels[e].weightGrad(weights(e, grads), edgeGradient(e),
+                                Y[g.plan.edges[e].src].data(), le.col.data(), le.rowPtr.data(),
+                                t.r0, t.r1, t.b0, t.b1, batch);
+    }
+  }
+
+  //===--- Helpers --------------------------------------------------------===//
+
+  /// dL/dZ_e of edge e: the target's dZ, or its own under a product.
+  const T *edgeGradient(size_t e) const {
+    unsigned v = g.plan.edges[e].dst;
+    return g.plan.vertices[v].agg == Aggregation::Prod ? dZe[e].data() : dZ[v].data();
+  }
+
+  /// Multiply-adds of one pass over edge e's lifted edges.
+  int64_t edgeWork(size_t e) const {
+    double work = double(g.edges[e].count) * std::max(1.0, double(g.weightsPerEdge(e))) *
+                  double(batch);
+    return int64_t(std::min(work, 1e18)); // only compared with minParallelWork
   }
 
   /// Forward on n samples; returns the summed loss; with `backward`, adds
   /// the gradient of (dyScale * summed loss) to the gradients.
-  double computeLoss(const T *x, const T *target, int64_t n, int loss, T dyScale, bool backward,
+  double computeLoss(const T *x, const T *target, int64_t n, Loss loss, T dyScale, bool backward,
                      int64_t *correct) {
     std::vector<T> y(n * outputSize), dy(n * outputSize);
     forward(x, n, y.data());
-    double total = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      const T *yb = &y[b * outputSize];
-      T *db = &dy[b * outputSize];
-      if (loss == 0) {
-        for (int64_t o = 0; o < outputSize; ++o) {
-          double r = double(yb[o]) - double(target[b * outputSize + o]);
-          total += 0.5 * r * r;
-          db[o] = T(r) * dyScale;
-        }
-        continue;
-      }
-      int64_t best = std::max_element(yb, yb + outputSize) - yb;
-      double m = double(yb[best]), z = 0;
-      for (int64_t o = 0; o < outputSize; ++o)
-        z += std::exp(double(yb[o]) - m);
-      int64_t cls = int64_t(target[b]);
-      if (correct && best == cls)
-        ++*correct;
-      total += -(double(yb[cls]) - m - std::log(z));
-      for (int64_t o = 0; o < outputSize; ++o)
-        db[o] = T(std::exp(double(yb[o]) - m) / z - (o == cls ? 1.0 : 0.0)) * dyScale;
-    }
+    double total = batchLoss(loss, y.data(), target, n, outputSize, dyScale, dy.data(), correct);
     if (!std::isfinite(total))
-      throw Error{7, "the loss is not finite (" + std::to_string(total) + ")"};
+      throw Error{RSLC_ERROR_NUMERIC, "the loss is not finite (" + std::to_string(total) + ")"};
     if (backward)
       this->backward(dy.data(), nullptr);
     return total;
-  }
-
-  /// Non-finite data would silently poison (or, through relu, vanish from)
-  /// the results: refuse it with its position.
-  static void requireFinite(const T *a, int64_t n, const char *what) {
-    for (int64_t k = 0; k < n; ++k)
-      if (!std::isfinite(a[k]))
-        throw Error{7, std::string(what) + "[" + std::to_string(k) + "] is " +
-                           std::to_string(double(a[k])) + ", not a finite number"};
   }
 
   T readoutScale(int64_t n) const {
@@ -422,21 +519,23 @@ private:
     uint32_t grp = g.plan.edges[e].group;
     return array.data() + (grp == noGroup ? 0 : g.tensors[grp].offset);
   }
+  template <typename V> auto bias(size_t v, V &array) const {
+    return g.biasTensor[v] >= 0 ? array.data() + g.tensors[g.biasTensor[v]].offset : nullptr;
+  }
 
   void resize(int64_t b) {
     if (b == batch && !Y.empty())
       return;
     batch = b;
     const LiftPlan &p = g.plan;
-    size_t largest = 0;
     Z.assign(p.vertices.size(), {});
     Y.assign(p.vertices.size(), {});
     dY.assign(p.vertices.size(), {});
     dZ.assign(p.vertices.size(), {});
     Ze.assign(p.edges.size(), {});
+    dZe.assign(p.edges.size(), {});
     for (size_t v = 0; v < p.vertices.size(); ++v) {
       size_t n = size_t(p.vertices[v].copies) * p.vertices[v].dim * b;
-      largest = std::max(largest, n);
       Y[v].assign(n, T(0));
       dY[v].assign(n, T(0));
       if (p.vertices[v].role != Role::Input) {
@@ -444,16 +543,24 @@ private:
         dZ[v].assign(n, T(0));
       }
       if (p.vertices[v].agg == Aggregation::Prod)
-        for (size_t e : inEdges[v])
+        for (size_t e : inEdges[v]) {
           Ze[e].assign(n, T(0));
+          dZe[e].assign(n, T(0));
+        }
     }
-    scratch.assign(largest, T(0));
+    scheduleTasks();
   }
 
-  std::vector<T> params, grads, scratch;
-  std::vector<std::vector<T>> Z, Y, dY, dZ, Ze;
-  std::vector<std::vector<size_t>> inEdges;
-  std::vector<unsigned> order;
+  std::vector<T> params, grads;
+  /// Per vertex: pre-activations, activations and their gradients, each
+  /// [copy][component][batch]; per edge into a product: its own Z and dZ.
+  std::vector<std::vector<T>> Z, Y, dY, dZ, Ze, dZe;
+  std::vector<EdgeKernels> edgeKernels;
+  std::vector<VertexKernels> vertexKernels;
+  std::vector<std::vector<size_t>> inEdges, outEdges, groupEdges;
+  std::vector<Level> forwardLevels, backwardLevels;
+  std::vector<Task> weightGradTasks;
+  int64_t forwardWork = 0, backwardWork = 0;
   int64_t batch = 0;
   bool haveForward = false;
 };
@@ -461,22 +568,27 @@ private:
 } // namespace
 
 std::unique_ptr<ModelBase> ModelBase::create(uint64_t seed) {
+  if (rslc_contract_version != contract::version)
+    throw Error{RSLC_ERROR_INTERNAL,
+                "the library's kernels follow kernel contract " +
+                    std::to_string(rslc_contract_version) + ", its runtime contract " +
+                    std::to_string(contract::version) + ": rebuild it with a matching rslc"};
   LiftPlan plan;
   std::string error;
   if (!deserializePlan(std::string(rslc_plan_text, rslc_plan_size), plan, error))
-    throw Error{6, error};
+    throw Error{RSLC_ERROR_INTERNAL, error};
   if (seed)
     plan.seed = seed;
-  SizeEstimate size = estimate(plan);
-  if (!size.error.empty())
-    throw Error{2, size.error};
-  LiftedGraph g = expand(plan);
-  std::vector<std::string> problems = verify(g);
-  if (!problems.empty())
-    throw Error{6, "lifted graph fails verification: " + problems.front()};
+  LiftedGraph graph;
+  try {
+    graph = buildLifted(plan);
+  } catch (const BuildError &e) {
+    throw Error{e.kind == BuildError::Kind::Unsupported ? RSLC_ERROR_SIZE : RSLC_ERROR_INTERNAL,
+                e.what()};
+  }
   if (rslc_real_bytes == 8)
-    return std::make_unique<Model<double>>(std::move(g));
-  return std::make_unique<Model<float>>(std::move(g));
+    return std::make_unique<Model<double>>(std::move(graph));
+  return std::make_unique<Model<float>>(std::move(graph));
 }
 
 } // namespace rslc::rt

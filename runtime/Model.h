@@ -2,7 +2,9 @@
 #ifndef RSLC_RUNTIME_MODEL_H
 #define RSLC_RUNTIME_MODEL_H
 
-#include "Lift/LiftedGraph.h"
+#include "core/Kinds.h"
+#include "core/LiftedGraph.h"
+#include "rslc.h"
 
 #include <cstdint>
 #include <memory>
@@ -11,9 +13,9 @@
 
 namespace rslc::rt {
 
-/// Failures the ABI turns into status codes (values match rslc_status).
+/// A failure the ABI reports as `status` with `message`.
 struct Error {
-  int status;
+  rslc_status status;
   std::string message;
 };
 
@@ -21,11 +23,13 @@ struct Error {
 class ModelBase {
 public:
   virtual ~ModelBase() = default;
-  static std::unique_ptr<ModelBase> create(uint64_t seed); // throws Error
+  /// Builds the lifted graph of the embedded plan (seed 0: the plan's);
+  /// throws Error.
+  static std::unique_ptr<ModelBase> create(uint64_t seed);
 
   virtual void forward(const void *x, int64_t batch, void *y) = 0;
   virtual void backward(const void *dy, void *dx) = 0;
-  virtual double lossAndGrad(const void *x, const void *target, int64_t batch, int loss) = 0;
+  virtual double lossAndGrad(const void *x, const void *target, int64_t batch, Loss loss) = 0;
   virtual void getParams(void *out) const = 0;
   virtual void setParams(const void *in) = 0;
   virtual void getGrads(void *out) const = 0;
@@ -38,7 +42,7 @@ public:
   /// gradient as doubles unless `grad` is null; `correct` counts right
   /// classes (cross-entropy).
   virtual double lossGrad(const void *x, const void *target, int64_t n,
-                          const std::vector<int64_t> &rows, int loss, std::vector<double> *grad,
+                          const std::vector<int64_t> &rows, Loss loss, std::vector<double> *grad,
                           int64_t *correct) = 0;
   virtual int realBytes() const = 0;
 

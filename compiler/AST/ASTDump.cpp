@@ -1,3 +1,4 @@
+//===- ASTDump.cpp - `--emit=ast`: the syntax tree with locations ---------===//
 #include "AST/ASTDump.h"
 
 #include "IR/BaseGraph.h"

@@ -1,3 +1,4 @@
+//===- Diagnostics.cpp - errors as clang prints them, with caret ----------===//
 #include "Basic/Diagnostics.h"
 
 #include "llvm/Support/ConvertUTF.h"
@@ -171,6 +172,11 @@ std::string closestMatch(StringRef word, ArrayRef<StringRef> candidates) {
     }
   }
   return best;
+}
+
+std::string closestMatch(StringRef word, const std::vector<std::string_view> &candidates) {
+  std::vector<StringRef> refs(candidates.begin(), candidates.end());
+  return closestMatch(word, refs);
 }
 
 } // namespace rslc

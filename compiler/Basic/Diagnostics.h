@@ -13,6 +13,10 @@
 #include "llvm/Support/SMLoc.h"
 #include "llvm/Support/SourceMgr.h"
 
+#include <string>
+#include <string_view>
+#include <vector>
+
 namespace rslc {
 
 /// Process exit codes of the rslc tools.
@@ -58,6 +62,8 @@ private:
 /// Closest candidate to `word` by edit distance, or "" if none is close.
 std::string closestMatch(llvm::StringRef word,
                          llvm::ArrayRef<llvm::StringRef> candidates);
+/// The same over keywords (core/Kinds.h's keywords<E>()).
+std::string closestMatch(llvm::StringRef word, const std::vector<std::string_view> &candidates);
 
 } // namespace rslc
 

@@ -28,11 +28,11 @@ llvm::Error emitObject(llvm::Module &module, llvm::TargetMachine &tm, const std:
                        bool assembly);
 
 /// Links the object with the runtime into a shared library (Link.cpp).
-/// `runtimeDir` holds librslc_runtime.a and librslc_lift.a.
+/// `runtimeDir` holds librslc_runtime.a and librslc_core.a.
 llvm::Error linkShared(const std::string &object, const std::string &runtimeDir,
                        const std::string &linker, const std::string &output);
 
-/// The model's C header: the ABI (runtime/rslc.h) plus its shapes (EmitHeader.cpp).
+/// The model's C header: the ABI (include/rslc.h) plus its shapes (EmitHeader.cpp).
 std::string emitHeader(const lift::LiftPlan &plan, uint64_t numParams, Precision precision,
                        const std::string &source);
 

@@ -1,3 +1,4 @@
+//===- EmitHeader.cpp - the model's C header: the ABI plus its shapes -------===//
 #include "CodeGen/Backend.h"
 
 #include <cctype>

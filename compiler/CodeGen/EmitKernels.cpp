@@ -1,6 +1,18 @@
+//===- EmitKernels.cpp - LLVM IR for the kernels of core/KernelContract.h --===//
+//
+// One kernel per signature (core/KernelSignatures.h): the code is
+// specialised on the base graph's dimensions, activations and row layouts,
+// and reads the lifted structure from index arrays, so its size depends on
+// neither the number of lifted edges nor the number of base edges sharing a
+// signature. Batch is the innermost, contiguous loop, so it vectorises.
+//
+//===----------------------------------------------------------------------===//
 #include "CodeGen/EmitKernels.h"
 
-#include "Lift/PlanIO.h"
+#include "core/EdgeMaps.h"
+#include "core/KernelContract.h"
+#include "core/KernelSignatures.h"
+#include "core/PlanIO.h"
 
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Intrinsics.h"
@@ -37,28 +49,33 @@ public:
   }
 
   std::unique_ptr<Module> run() {
-    std::vector<Constant *> edgeKernels, vertexKernels;
-    for (size_t e = 0; e < plan.edges.size(); ++e) {
-      edgeKernels.push_back(edgeForward(e));
-      Function *wg = plan.edges[e].map == MapKind::Skip ? nullptr : edgeWeightGrad(e);
-      edgeKernels.push_back(wg ? static_cast<Constant *>(wg) : ConstantPointerNull::get(ptr));
-      edgeKernels.push_back(edgeDataGrad(e));
+    KernelSignatures sigs = kernelSignatures(plan);
+    std::vector<Constant *> edgeTable, vertexTable;
+    for (size_t k = 0; k < sigs.edges.size(); ++k) {
+      const EdgeSignature &sig = sigs.edges[k];
+      Constant *slots[contract::NumEdgeSlots];
+      slots[contract::Forward] = edgeForward(sig, k);
+      slots[contract::WeightGrad] = weightsPerLiftedEdge(sig.map, 1, 1) > 0
+                                        ? static_cast<Constant *>(edgeWeightGrad(sig, k))
+                                        : ConstantPointerNull::get(ptr);
+      slots[contract::DataGrad] = edgeDataGrad(sig, k);
+      edgeTable.insert(edgeTable.end(), std::begin(slots), std::end(slots));
     }
-    for (size_t v = 0; v < plan.vertices.size(); ++v) {
-      if (plan.vertices[v].role == Role::Input) {
-        vertexKernels.push_back(ConstantPointerNull::get(ptr));
-        vertexKernels.push_back(ConstantPointerNull::get(ptr));
-        continue;
-      }
-      vertexKernels.push_back(activationForward(v));
-      vertexKernels.push_back(activationBackward(v));
+    for (size_t k = 0; k < sigs.vertices.size(); ++k) {
+      Constant *slots[contract::NumVertexSlots];
+      slots[contract::ActForward] = activationForward(sigs.vertices[k], k);
+      slots[contract::ActBackward] = activationBackward(sigs.vertices[k], k);
+      vertexTable.insert(vertexTable.end(), std::begin(slots), std::end(slots));
     }
-    table("rslc_edge_kernels", edgeKernels);
-    table("rslc_vertex_kernels", vertexKernels);
+    table("rslc_edge_kernels", edgeTable);
+    table("rslc_vertex_kernels", vertexTable);
     std::string text = serializePlan(plan);
     global("rslc_plan_text", ConstantDataArray::getString(ctx, text, /*AddNull=*/true));
     global("rslc_plan_size", ConstantInt::get(i64, text.size()));
     global("rslc_real_bytes", ConstantInt::get(i32, T->isDoubleTy() ? 8 : 4));
+    global("rslc_contract_version", ConstantInt::get(i32, contract::version));
+    global("rslc_num_edge_kernels", ConstantInt::get(i32, sigs.edges.size()));
+    global("rslc_num_vertex_kernels", ConstantInt::get(i32, sigs.vertices.size()));
     return std::move(module);
   }
 
@@ -74,25 +91,27 @@ private:
     global(name, ConstantArray::get(ArrayType::get(ptr, entries.size()), entries));
   }
 
-  /// A kernel: void name(args...), pointer arguments noalias; args named.
-  Function *kernel(const Twine &name, ArrayRef<std::pair<StringRef, Type *>> args,
-                   ArrayRef<StringRef> readOnly) {
+  /// The kernel `decl` for signature k: void prefix<k>(args...), pointer
+  /// arguments noalias (read-only unless written), arguments named as in the
+  /// contract.
+  Function *kernel(const contract::KernelDecl &decl, size_t k) {
     std::vector<Type *> types;
-    for (auto &a : args)
-      types.push_back(a.second);
+    for (size_t a = 0; a < decl.numArgs; ++a)
+      types.push_back(decl.args[a].type == contract::ArgType::Int ? static_cast<Type *>(i64) : ptr);
     auto *f = Function::Create(FunctionType::get(b.getVoidTy(), types, false),
-                               GlobalValue::ExternalLinkage, name, *module);
+                               GlobalValue::ExternalLinkage, decl.symbolPrefix + Twine(k), *module);
     f->setVisibility(GlobalValue::HiddenVisibility);
     f->addFnAttr(Attribute::NoUnwind);
-    for (unsigned k = 0; k < args.size(); ++k) {
-      Argument *arg = f->getArg(k);
-      arg->setName(args[k].first);
-      if (args[k].second->isPointerTy()) {
-        arg->addAttr(Attribute::NoAlias);
-        arg->addAttr(Attribute::NoCapture);
-        if (is_contained(readOnly, args[k].first))
-          arg->addAttr(Attribute::ReadOnly);
-      }
+    for (unsigned a = 0; a < decl.numArgs; ++a) {
+      Argument *arg = f->getArg(a);
+      arg->setName(decl.args[a].name);
+      contract::ArgType t = decl.args[a].type;
+      if (t == contract::ArgType::Int)
+        continue;
+      arg->addAttr(Attribute::NoAlias);
+      arg->addAttr(Attribute::NoCapture);
+      if (t != contract::ArgType::RealsOut)
+        arg->addAttr(Attribute::ReadOnly);
     }
     b.SetInsertPoint(BasicBlock::Create(ctx, "entry", f));
     return f;
@@ -171,68 +190,62 @@ private:
     return b.CreateCall(f, {x});
   }
 
-  /// Row j of edge e: the forward positions [begin, end).
-  std::pair<Value *, Value *> row(const PlanEdge &pe, Value *j, Value *rowPtr) {
-    int64_t nu = plan.vertices[pe.src].copies;
-    switch (pe.kind) {
-    case LiftKind::Full: return {mul(j, c64(nu)), mul(add(j, c64(1)), c64(nu))};
-    case LiftKind::Diagonal: return {j, add(j, c64(1))};
-    case LiftKind::Degree: return {mul(j, c64(pe.degree)), mul(add(j, c64(1)), c64(pe.degree))};
-    case LiftKind::Prob:
-      return {b.CreateLoad(i64, b.CreateInBoundsGEP(i64, rowPtr, j)),
-              b.CreateLoad(i64, b.CreateInBoundsGEP(i64, rowPtr, add(j, c64(1))))};
-    }
-    return {};
+  //===--- The lifted structure, as the row layout gives it (LiftedGraph.h) ===//
+
+  /// Row j: the forward positions [begin, end).
+  std::pair<Value *, Value *> row(const EdgeSignature &sig, Value *j, Value *rowPtr) {
+    if (int64_t len = sig.layout.rowLength)
+      return {mul(j, c64(len)), mul(add(j, c64(1)), c64(len))};
+    return {b.CreateLoad(i64, b.CreateInBoundsGEP(i64, rowPtr, j)),
+            b.CreateLoad(i64, b.CreateInBoundsGEP(i64, rowPtr, add(j, c64(1))))};
   }
   /// The source copy of the lifted edge at position q of row j.
-  Value *source(const PlanEdge &pe, Value *j, Value *q, Value *col) {
-    int64_t nu = plan.vertices[pe.src].copies;
-    switch (pe.kind) {
-    case LiftKind::Full: return b.CreateNSWSub(q, mul(j, c64(nu)));
-    case LiftKind::Diagonal: return j;
-    default: return b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, col, q)), i64);
-    }
+  Value *source(const EdgeSignature &sig, Value *j, Value *q, Value *col) {
+    const RowLayout &l = sig.layout;
+    if (l.explicitRows)
+      return b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, col, q)), i64);
+    // implicit: row j reads sources j*stride + (q - j*rowLength)
+    if (l.stride == l.rowLength)
+      return q;
+    return b.CreateNSWSub(q, mul(j, c64(l.rowLength - l.stride)));
   }
   /// Calls body(q, j) for every lifted edge leaving source copy i.
-  void outgoing(const PlanEdge &pe, Value *i, Function *f,
+  void outgoing(const EdgeSignature &sig, Value *i, Function *f,
                 function_ref<void(Value *q, Value *j)> body) {
-    int64_t nu = plan.vertices[pe.src].copies, nv = plan.vertices[pe.dst].copies;
-    switch (pe.kind) {
-    case LiftKind::Full:
-      loop(c64(0), c64(nv), "j", [&](Value *j) { body(add(mul(j, c64(nu)), i), j); });
+    const RowLayout &l = sig.layout;
+    if (!l.explicitRows && l.stride == 0) { // every row reads every source
+      loop(c64(0), c64(sig.targetCopies), "j",
+           [&](Value *j) { body(add(mul(j, c64(l.rowLength)), i), j); });
       return;
-    case LiftKind::Diagonal:
-      body(i, i);
+    }
+    if (!l.explicitRows) { // blocks: source i is position i of row i / rowLength
+      body(i, l.rowLength == 1 ? i : b.CreateSDiv(i, c64(l.rowLength)));
       return;
-    default: {
-      Value *tPtr = arg(f, "tPtr");
-      Value *begin = b.CreateLoad(i64, b.CreateInBoundsGEP(i64, tPtr, i));
-      Value *end = b.CreateLoad(i64, b.CreateInBoundsGEP(i64, tPtr, add(i, c64(1))));
-      loop(begin, end, "t", [&](Value *t) {
-        Value *q = b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, arg(f, "tPos"), t)), i64);
-        Value *j = b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, arg(f, "tRow"), t)), i64);
-        body(q, j);
-      });
     }
-    }
+    Value *tPtr = arg(f, "tPtr");
+    Value *begin = b.CreateLoad(i64, b.CreateInBoundsGEP(i64, tPtr, i));
+    Value *end = b.CreateLoad(i64, b.CreateInBoundsGEP(i64, tPtr, add(i, c64(1))));
+    loop(begin, end, "t", [&](Value *t) {
+      Value *q = b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, arg(f, "tPos"), t)), i64);
+      Value *j = b.CreateZExt(b.CreateLoad(i32, b.CreateInBoundsGEP(i32, arg(f, "tRow"), t)), i64);
+      body(q, j);
+    });
   }
-
-  std::string edgeName(size_t e) { return "e" + std::to_string(e); }
 
   /// For lifted edge q (source copy i) and output component a, calls
   /// body(weight index, source row start) for each input component the map
   /// reads: every c for linear (W[q][a][c], row Y[i][c]), c = a for diag
   /// (w[q][a]) and skip (no weight: a null index).
-  void forEachMapTerm(const PlanEdge &pe, Value *q, Value *i, Value *a, Value *B,
+  void forEachMapTerm(const EdgeSignature &sig, Value *q, Value *i, Value *a, Value *B,
                       function_ref<void(Value *weightIndex, Value *sourceRow)> body) {
-    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
-    if (pe.map == MapKind::Linear) {
+    int64_t du = sig.du, dv = sig.dv;
+    if (sig.map == MapKind::Linear) {
       loop(c64(0), c64(du), "c", [&](Value *c) {
         body(add(mul(add(mul(q, c64(dv)), a), c64(du)), c), mul(add(mul(i, c64(du)), c), B));
       });
       return;
     }
-    body(pe.map == MapKind::Diag ? add(mul(q, c64(dv)), a) : nullptr,
+    body(sig.map == MapKind::Diag ? add(mul(q, c64(dv)), a) : nullptr,
          mul(add(mul(i, c64(du)), a), B));
   }
 
@@ -291,23 +304,19 @@ private:
 
   /// Z[j][a][b0:b1] += sum_q M(W[q], Y[i][:][b0:b1]), a batch tile at a
   /// time in registers.
-  Function *edgeForward(size_t e) {
-    const PlanEdge &pe = plan.edges[e];
-    int64_t dv = plan.vertices[pe.dst].dim;
-    Function *f = kernel("rslc_fwd_" + edgeName(e),
-                         {{"W", ptr}, {"Y", ptr}, {"Z", ptr}, {"col", ptr}, {"rowPtr", ptr},
-                          {"j0", i64}, {"j1", i64}, {"b0", i64}, {"b1", i64}, {"B", i64}},
-                         {"W", "Y", "col", "rowPtr"});
+  Function *edgeForward(const EdgeSignature &sig, size_t k) {
+    int64_t dv = sig.dv;
+    Function *f = kernel(contract::edgeKernels[contract::Forward], k);
     accumulatorSlots();
     Value *W = arg(f, "W"), *Y = arg(f, "Y"), *Z = arg(f, "Z"), *B = arg(f, "B");
     batchTiles(f, [&](Value *t, size_t k) {
       loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
-        auto [begin, end] = row(pe, j, arg(f, "rowPtr"));
+        auto [begin, end] = row(sig, j, arg(f, "rowPtr"));
         loop(c64(0), c64(dv), "a", [&](Value *a) {
           tileSum(k, Z, mul(add(mul(j, c64(dv)), a), B), t, [&](Value *acc, Type *type) {
             loop(begin, end, "q", [&](Value *q) {
-              Value *i = source(pe, j, q, arg(f, "col"));
-              forEachMapTerm(pe, q, i, a, B, [&](Value *wi, Value *yrow) {
+              Value *i = source(sig, j, q, arg(f, "col"));
+              forEachMapTerm(sig, q, i, a, B, [&](Value *wi, Value *yrow) {
                 accumulate(acc, type, wi ? load(W, wi) : nullptr, Y, add(yrow, t));
               });
             });
@@ -320,21 +329,17 @@ private:
   }
 
   /// dW[q][a][c] += sum_b dZ[j][a][b] * Y[i][c][b], positions q0..q1 of rows j0..j1.
-  Function *edgeWeightGrad(size_t e) {
-    const PlanEdge &pe = plan.edges[e];
-    int64_t dv = plan.vertices[pe.dst].dim;
-    Function *f = kernel("rslc_wgrad_" + edgeName(e),
-                         {{"dW", ptr}, {"dZ", ptr}, {"Y", ptr}, {"col", ptr}, {"rowPtr", ptr},
-                          {"j0", i64}, {"j1", i64}, {"q0", i64}, {"q1", i64}, {"B", i64}},
-                         {"dZ", "Y", "col", "rowPtr"});
+  Function *edgeWeightGrad(const EdgeSignature &sig, size_t k) {
+    int64_t dv = sig.dv;
+    Function *f = kernel(contract::edgeKernels[contract::WeightGrad], k);
     Value *dW = arg(f, "dW"), *dZ = arg(f, "dZ"), *Y = arg(f, "Y"), *B = arg(f, "B");
     loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
-      auto [rowBegin, rowEnd] = row(pe, j, arg(f, "rowPtr"));
+      auto [rowBegin, rowEnd] = row(sig, j, arg(f, "rowPtr"));
       // Only positions in [q0, q1): callers may split a long row.
       Value *begin = b.CreateBinaryIntrinsic(Intrinsic::smax, rowBegin, arg(f, "q0"));
       Value *end = b.CreateBinaryIntrinsic(Intrinsic::smin, rowEnd, arg(f, "q1"));
       loop(begin, end, "q", [&](Value *q) {
-        Value *i = source(pe, j, q, arg(f, "col"));
+        Value *i = source(sig, j, q, arg(f, "col"));
         loop(c64(0), c64(dv), "a", [&](Value *a) {
           Value *zrow = mul(add(mul(j, c64(dv)), a), B);
           auto dot = [&](Value *yrow) {
@@ -349,7 +354,7 @@ private:
             Value *p = at(dW, index);
             b.CreateStore(fadd(b.CreateLoad(T, p), s), p);
           };
-          forEachMapTerm(pe, q, i, a, B,
+          forEachMapTerm(sig, q, i, a, B,
                          [&](Value *wi, Value *yrow) { store(wi, dot(yrow)); });
         });
       });
@@ -360,14 +365,9 @@ private:
 
   /// dY[i][c][b0:b1] += sum over edges q=(i->j) of W[q][a][c] * dZ[j][a][b0:b1]
   /// (the transpose of forEachMapTerm's terms), a batch tile at a time.
-  Function *edgeDataGrad(size_t e) {
-    const PlanEdge &pe = plan.edges[e];
-    int64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
-    Function *f = kernel("rslc_dgrad_" + edgeName(e),
-                         {{"W", ptr}, {"dZ", ptr}, {"dY", ptr}, {"tPtr", ptr}, {"tRow", ptr},
-                          {"tPos", ptr}, {"i0", i64}, {"i1", i64}, {"b0", i64}, {"b1", i64},
-                          {"B", i64}},
-                         {"W", "dZ", "tPtr", "tRow", "tPos"});
+  Function *edgeDataGrad(const EdgeSignature &sig, size_t k) {
+    int64_t du = sig.du, dv = sig.dv;
+    Function *f = kernel(contract::edgeKernels[contract::DataGrad], k);
     accumulatorSlots();
     Value *W = arg(f, "W"), *dZ = arg(f, "dZ"), *dY = arg(f, "dY"), *B = arg(f, "B");
     batchTiles(f, [&](Value *t, size_t k) {
@@ -375,17 +375,17 @@ private:
         loop(c64(0), c64(du), "c", [&](Value *c) {
           Value *yrow = mul(add(mul(i, c64(du)), c), B);
           tileSum(k, dY, yrow, t, [&](Value *acc, Type *type) {
-            outgoing(pe, i, f, [&](Value *q, Value *j) {
+            outgoing(sig, i, f, [&](Value *q, Value *j) {
             auto term = [&](Value *a, Value *wi) {
               accumulate(acc, type, wi ? load(W, wi) : nullptr, dZ,
                          add(mul(add(mul(j, c64(dv)), a), B), t));
             };
-            if (pe.map == MapKind::Linear)
+            if (sig.map == MapKind::Linear)
               loop(c64(0), c64(dv), "a", [&](Value *a) {
                 term(a, add(mul(add(mul(q, c64(dv)), a), c64(du)), c));
               });
             else // diag and skip: component c feeds component c
-              term(c, pe.map == MapKind::Diag ? add(mul(q, c64(dv)), c) : nullptr);
+              term(c, sig.map == MapKind::Diag ? add(mul(q, c64(dv)), c) : nullptr);
             });
           });
         });
@@ -455,11 +455,8 @@ private:
     return {y, d};
   }
 
-  Function *activationForward(size_t v) {
-    const PlanVertex &pv = plan.vertices[v];
-    Function *f = kernel("rslc_act_" + std::to_string(v),
-                         {{"Z", ptr}, {"bias", ptr}, {"Y", ptr}, {"j0", i64}, {"j1", i64}, {"B", i64}},
-                         {"Z", "bias"});
+  Function *activationForward(const VertexSignature &pv, size_t k) {
+    Function *f = kernel(contract::vertexKernels[contract::ActForward], k);
     Value *Z = arg(f, "Z"), *Y = arg(f, "Y"), *B = arg(f, "B");
     loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
       loop(c64(0), c64(pv.dim), "a", [&](Value *a) {
@@ -478,12 +475,8 @@ private:
     return f;
   }
 
-  Function *activationBackward(size_t v) {
-    const PlanVertex &pv = plan.vertices[v];
-    Function *f = kernel("rslc_actgrad_" + std::to_string(v),
-                         {{"Z", ptr}, {"bias", ptr}, {"dY", ptr}, {"dZ", ptr}, {"dbias", ptr},
-                          {"j0", i64}, {"j1", i64}, {"B", i64}},
-                         {"Z", "bias", "dY"});
+  Function *activationBackward(const VertexSignature &pv, size_t k) {
+    Function *f = kernel(contract::vertexKernels[contract::ActBackward], k);
     Value *Z = arg(f, "Z"), *dY = arg(f, "dY"), *dZ = arg(f, "dZ"), *B = arg(f, "B");
     loop(arg(f, "j0"), arg(f, "j1"), "j", [&](Value *j) {
       loop(c64(0), c64(pv.dim), "a", [&](Value *a) {

@@ -1,18 +1,19 @@
 //===- EmitKernels.h - LLVM IR for a lifted network's kernels -------------===//
 //
-// Emits, for one LiftPlan, the kernels described in runtime/Kernels.h:
-// per base edge a forward, a weight-gradient and a data-gradient kernel, per
-// base vertex an activation forward and backward kernel. They are
-// specialised on the base graph (dimensions, degree, fiber sizes of full
-// lifts, activation, bias) and read the lifted structure from index arrays:
-// code size does not grow with the number of lifted edges. Batch is the
-// innermost, contiguous loop, so it vectorises.
+// Emits, for one LiftPlan, the module core/KernelContract.h describes: per
+// distinct edge signature (core/KernelSignatures.h) a forward, a
+// weight-gradient and a data-gradient kernel, per distinct vertex signature
+// an activation forward and backward kernel, the kernel tables and the
+// embedded plan. Kernels are specialised on the base graph (dimensions, row
+// layouts, activations, bias) and read the lifted structure from index
+// arrays: code size grows with neither the lifted edges nor the base edges
+// that share a signature.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RSLC_CODEGEN_EMITKERNELS_H
 #define RSLC_CODEGEN_EMITKERNELS_H
 
-#include "Lift/LiftPlan.h"
+#include "core/LiftPlan.h"
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"

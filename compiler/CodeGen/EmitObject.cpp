@@ -1,3 +1,4 @@
+//===- EmitObject.cpp - target machine, and the module as object or assembly ===//
 #include "CodeGen/Backend.h"
 
 #include "llvm/IR/LegacyPassManager.h"

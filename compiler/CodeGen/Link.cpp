@@ -1,3 +1,4 @@
+//===- Link.cpp - the kernels' object + the runtime -> a shared library ---===//
 #include "CodeGen/Backend.h"
 
 #include "llvm/ADT/SmallString.h"
@@ -16,10 +17,10 @@ Error linkShared(const std::string &object, const std::string &runtimeDir,
   auto program = sys::findProgramByName(linker);
   if (!program)
     return createStringError(program.getError(), "linker '" + linker + "' not found");
-  SmallString<256> runtime(runtimeDir), lift(runtimeDir);
+  SmallString<256> runtime(runtimeDir), core(runtimeDir);
   sys::path::append(runtime, "librslc_runtime.a");
-  sys::path::append(lift, "librslc_lift.a");
-  for (StringRef lib : {runtime.str(), lift.str()})
+  sys::path::append(core, "librslc_core.a");
+  for (StringRef lib : {runtime.str(), core.str()})
     if (!sys::fs::exists(lib))
       return createStringError(inconvertibleErrorCode(),
                                "runtime library '" + lib + "' not found (see --runtime-dir)");
@@ -36,7 +37,7 @@ Error linkShared(const std::string &object, const std::string &runtimeDir,
   }
   std::string versionScript = "-Wl,--version-script=" + script.str().str();
   std::vector<StringRef> args = {*program, "-shared", "-o", output, object,
-                                 "-Wl,--whole-archive", runtime, "-Wl,--no-whole-archive", lift,
+                                 "-Wl,--whole-archive", runtime, "-Wl,--no-whole-archive", core,
                                  "-fopenmp", versionScript,
                                  "-Wl,-z,defs", "-lm"};
   // A sanitizer build's runtime needs the sanitizers' shared runtime.

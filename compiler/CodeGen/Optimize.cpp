@@ -1,3 +1,4 @@
+//===- Optimize.cpp - LLVM's new-pass-manager pipeline at -O0..-O3 ---------===//
 #include "CodeGen/Backend.h"
 
 #include "llvm/Passes/PassBuilder.h"

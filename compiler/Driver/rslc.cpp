@@ -10,11 +10,12 @@
 #include "CodeGen/Backend.h"
 #include "Basic/Diagnostics.h"
 #include "IR/Printer.h"
-#include "Lift/LiftedGraph.h"
 #include "Lift/MakePlan.h"
 #include "Lift/Print.h"
 #include "Parse/Parser.h"
 #include "Sema/Sema.h"
+
+#include "core/Build.h"
 
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
@@ -39,8 +40,12 @@ namespace {
 
 cl::OptionCategory rslcCategory("rslc options");
 
-cl::opt<std::string> inputFile(cl::Positional, cl::desc("<blueprint.rsl>"), cl::Required,
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<blueprint.rsl>"),
                                cl::cat(rslcCategory));
+cl::opt<bool> listKinds("list-kinds",
+                        cl::desc("Print every keyword (activations, maps, lift kinds, ...) "
+                                 "as Markdown tables and exit"),
+                        cl::cat(rslcCategory));
 cl::opt<std::string> outputName("o", cl::desc("Output name (default: standard output)"),
                                 cl::value_desc("name"), cl::cat(rslcCategory));
 
@@ -94,7 +99,7 @@ cl::opt<codegen::Precision> precision(
                clEnumValN(codegen::Precision::F64, "f64", "double (for gradient checks)")),
     cl::cat(rslcCategory));
 cl::opt<std::string> runtimeDir("runtime-dir",
-                                cl::desc("Directory of librslc_runtime.a and librslc_lift.a"),
+                                cl::desc("Directory of librslc_runtime.a and librslc_core.a"),
                                 cl::init(RSLC_DEFAULT_RUNTIME_DIR), cl::cat(rslcCategory));
 cl::opt<std::string> linker("linker", cl::desc("C++ compiler driver used to link"),
                             cl::init(RSLC_DEFAULT_LINKER), cl::cat(rslcCategory));
@@ -172,6 +177,39 @@ bool failed(Error err) {
     return false;
   WithColor::error(errs(), "rslc") << toString(std::move(err)) << "\n";
   return true;
+}
+
+/// Reports why a lift was not built, at its declaration.
+int reportBuildError(const lift::BuildError &e, const LiftSpec &spec,
+                     const lift::BuildLimits &limits, DiagEngine &diags) {
+  const lift::SizeEstimate &size = e.size;
+  auto gib = [](double b) {
+    double g = b / double(1ull << 30);
+    return (g < 1e9 ? formatv("{0:F1}", g).str() : lift::countText(g)) + " GiB";
+  };
+  switch (e.kind) {
+  case lift::BuildError::Kind::OverMemory:
+    diags.error(spec.loc, "lift '" + spec.name + "' needs about " + gib(size.bytes()) + " (" +
+                              lift::countText(size.liftedEdges) + " lifted edges: structure " +
+                              gib(size.structureBytes) + ", parameters " +
+                              gib(4 * size.parameters) + "), more than the " +
+                              gib(limits.maxBytes) +
+                              (memoryLimitGiB > 0 ? " allowed by --memory-limit"
+                                                  : " of memory available") +
+                              "; reduce the fiber sizes or degrees");
+    break;
+  case lift::BuildError::Kind::Unsupported:
+    diags.unsupported(spec.loc, "lift '" + spec.name + "': " + e.what());
+    break;
+  case lift::BuildError::Kind::OverEdgeLimit:
+    diags.error(spec.loc, "--print-edges lists at most " + Twine(lift::maxListedEdges) +
+                              " lifted edges; lift '" + spec.name + "' has about " +
+                              lift::countText(size.liftedEdges));
+    break;
+  case lift::BuildError::Kind::Invalid:
+    internalError("the lifted graph of '" + spec.name + "': " + e.what());
+  }
+  return diags.exitCode();
 }
 
 /// Kernels -> optimised module -> object -> shared library, and the header.
@@ -286,39 +324,18 @@ int run(SourceMgr &sm, DiagEngine &diags) {
   if (!spec)
     return ExitUsage;
   lift::LiftPlan plan = lift::makePlan(*checked->modules[spec->module], *spec);
-  lift::SizeEstimate size = lift::estimate(plan);
   // Compared as doubles: neither the estimate nor the limit may wrap around.
-  double limit = memoryLimitGiB > 0 ? memoryLimitGiB * double(1ull << 30)
-                                    : double(availableMemory());
-  if (limit > 0 && size.bytes() > limit) {
-    auto gib = [](double b) {
-      double g = b / double(1ull << 30);
-      return (g < 1e9 ? formatv("{0:F1}", g).str() : lift::countText(g)) + " GiB";
-    };
-    diags.error(spec->loc, "lift '" + plan.lift + "' needs about " + gib(size.bytes()) +
-                               " (" + lift::countText(size.liftedEdges) + " lifted edges: structure " +
-                               gib(size.structureBytes) + ", parameters " +
-                               gib(4 * size.parameters) + "), more than the " + gib(limit) +
-                               (memoryLimitGiB > 0 ? " allowed by --memory-limit"
-                                                   : " of memory available") +
-                               "; reduce the fiber sizes or degrees");
-    return diags.exitCode();
+  lift::BuildLimits limits;
+  limits.maxBytes = memoryLimitGiB > 0 ? memoryLimitGiB * double(1ull << 30)
+                                       : double(availableMemory());
+  if (printEdges)
+    limits.maxLiftedEdges = double(lift::maxListedEdges);
+  lift::LiftedGraph lifted;
+  try {
+    lifted = lift::buildLifted(plan, limits);
+  } catch (const lift::BuildError &e) {
+    return reportBuildError(e, *spec, limits, diags);
   }
-  if (!size.error.empty()) {
-    diags.unsupported(spec->loc, "lift '" + plan.lift + "': " + size.error);
-    return diags.exitCode();
-  }
-  if (printEdges && size.liftedEdges > lift::maxListedEdges) {
-    diags.error(spec->loc, "--print-edges lists at most " + Twine(lift::maxListedEdges) +
-                               " lifted edges; lift '" + plan.lift + "' has about " +
-                               lift::countText(size.liftedEdges));
-    return diags.exitCode();
-  }
-  lift::LiftedGraph lifted = lift::expand(plan);
-  std::vector<std::string> problems = lift::verify(lifted);
-  if (!problems.empty())
-    internalError("the lifted graph of '" + plan.lift + "' fails verification: " +
-                  problems.front());
   if (emit == Emit::Lifted)
     return writeOutput([&](raw_ostream &os) { lift::printSummary(lifted, printEdges, os); });
   if (emit == Emit::Dot)
@@ -342,6 +359,14 @@ int main(int argc, char **argv) {
                                    "  rslc model.rsl -o model   compile a blueprint\n",
                                    &errs()))
     return ExitUsage;
+  if (listKinds) {
+    printKindTables(outs());
+    return ExitOk;
+  }
+  if (inputFile.empty()) {
+    WithColor::error(errs(), "rslc") << "no blueprint given (rslc model.rsl -o model; see --help)\n";
+    return ExitUsage;
+  }
   if (!(memoryLimitGiB >= 0) || std::isinf(memoryLimitGiB)) { // NaN fails the first test
     char given[32];
     std::snprintf(given, sizeof given, "%g", double(memoryLimitGiB));

@@ -15,7 +15,7 @@
 #ifndef RSLC_IR_BASEGRAPH_H
 #define RSLC_IR_BASEGRAPH_H
 
-#include "IR/Kinds.h"
+#include "core/LiftPlan.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/DenseMap.h"
@@ -30,23 +30,6 @@
 #include <vector>
 
 namespace rslc {
-
-// Keyword tables, shared by Sema (parsing words) and the printers.
-llvm::StringRef roleName(Role r);
-llvm::StringRef activationName(Activation a);
-llvm::StringRef aggregationName(Aggregation a);
-llvm::StringRef mapKindName(MapKind m);
-llvm::StringRef liftKindName(LiftKind k);
-llvm::StringRef readoutName(Readout r);
-llvm::StringRef initLawName(InitLaw l);
-std::optional<Activation> parseActivation(llvm::StringRef s);
-std::optional<MapKind> parseMapKind(llvm::StringRef s);
-std::optional<Readout> parseReadout(llvm::StringRef s);
-std::optional<InitLaw> parseInitLaw(llvm::StringRef s);
-std::vector<llvm::StringRef> activationNames();
-std::vector<llvm::StringRef> mapKindNames();
-std::vector<llvm::StringRef> readoutNames();
-std::vector<llvm::StringRef> initLawNames();
 
 struct BaseVertex {
   std::string name;
@@ -95,10 +78,9 @@ struct BaseGraph {
   std::vector<unsigned> topologicalOrder() const;
 };
 
+/// How one base edge is lifted, and where the blueprint says so.
 struct EdgeLift {
-  LiftKind kind = LiftKind::Full;
-  int64_t degree = 0; ///< for LiftKind::Degree
-  double prob = 0;    ///< for LiftKind::Prob
+  lift::LiftSetting setting;
   llvm::SMLoc loc;
 };
 
@@ -124,7 +106,7 @@ struct Number {
   static Number real(double v) { return {false, 0, v}; }
   double asDouble() const { return isInt ? double(i) : f; }
   /// Shortest text that reads back to the same value (floats keep a '.').
-  std::string str() const;
+  std::string str() const { return isInt ? std::to_string(i) : shortestReal(f); }
 };
 
 struct ParamValue {

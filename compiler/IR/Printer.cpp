@@ -1,4 +1,7 @@
+//===- Printer.cpp - `--emit=checked`: the checked program as a blueprint --===//
 #include "IR/Printer.h"
+
+#include "core/LiftKinds.h"
 
 using namespace llvm;
 
@@ -7,17 +10,17 @@ namespace rslc {
 void printBaseGraph(const BaseGraph &g, raw_ostream &os) {
   os << "module " << g.name << " {\n";
   for (const BaseVertex &v : g.vertices) {
-    os << "  " << roleName(v.role) << " " << v.name << ": " << v.dim;
+    os << "  " << keyword(v.role) << " " << v.name << ": " << v.dim;
     if (v.role != Role::Input) {
-      os << ", " << activationName(v.act) << ", " << (v.bias ? "bias" : "nobias");
+      os << ", " << keyword(v.act) << ", " << (v.bias ? "bias" : "nobias");
       if (v.agg != Aggregation::Sum)
-        os << ", " << aggregationName(v.agg);
+        os << ", " << keyword(v.agg);
     }
     os << ";\n";
   }
   for (const BaseEdge &e : g.edges) {
     os << "  " << g.vertices[e.src].name << " -> " << g.vertices[e.dst].name << ": "
-       << mapKindName(e.map);
+       << keyword(e.map);
     if (!e.share.empty())
       os << ", share " << e.share;
     os << ";\n";
@@ -31,17 +34,12 @@ void printLift(const LiftSpec &l, const BaseGraph &g, raw_ostream &os) {
     if (l.copies[v] != 1)
       os << "  size " << g.vertices[v].name << ": " << l.copies[v] << ";\n";
   for (unsigned e = 0; e < g.edges.size(); ++e) {
-    const EdgeLift &k = l.edges[e];
     os << "  edges " << g.vertices[g.edges[e].src].name << " -> "
-       << g.vertices[g.edges[e].dst].name << ": " << liftKindName(k.kind);
-    if (k.kind == LiftKind::Degree)
-      os << "(degree = " << k.degree << ")";
-    if (k.kind == LiftKind::Prob)
-      os << "(prob = " << Number::real(k.prob).str() << ")";
-    os << ";\n";
+       << g.vertices[g.edges[e].dst].name << ": " << lift::liftSettingText(l.edges[e].setting)
+       << ";\n";
   }
-  os << "  readout: " << readoutName(l.readout) << ";\n";
-  os << "  init: " << initLawName(l.init) << "(scale = " << Number::real(l.initScale).str()
+  os << "  readout: " << keyword(l.readout) << ";\n";
+  os << "  init: " << keyword(l.init) << "(scale = " << shortestReal(l.initScale)
      << ");\n";
   os << "  seed: " << l.seed << ";\n";
   os << "}\n";
@@ -56,6 +54,30 @@ void printChecked(const CheckedProgram &p, raw_ostream &os) {
     printBaseGraph(*g, os);
   for (const LiftSpec &l : p.lifts)
     printLift(l, *p.modules[l.module], os);
+}
+
+namespace {
+template <typename E> void kindTable(llvm::StringRef title, llvm::raw_ostream &os) {
+  os << "| " << title << " | meaning |\n|---|---|\n";
+  for (const KindRow &r : kindRows<E>()) {
+    os << "| `" << r.keyword;
+    if (!r.param.empty())
+      os << "(" << r.param << " = " << r.meta << ")";
+    os << "` | " << r.doc << " |\n";
+  }
+  os << "\n";
+}
+} // namespace
+
+void printKindTables(raw_ostream &os) {
+  kindTable<Activation>("activation", os);
+  kindTable<Aggregation>("aggregation", os);
+  kindTable<MapKind>("edge map", os);
+  kindTable<LiftKind>("lift kind", os);
+  kindTable<Readout>("readout", os);
+  kindTable<InitLaw>("init law", os);
+  kindTable<Loss>("loss (`rslc-train --loss`)", os);
+  kindTable<Integrator>("integrator (`rslc-train --integrator`)", os);
 }
 
 } // namespace rslc

@@ -16,6 +16,9 @@ namespace rslc {
 void printChecked(const CheckedProgram &program, llvm::raw_ostream &os);
 void printBaseGraph(const BaseGraph &graph, llvm::raw_ostream &os);
 void printLift(const LiftSpec &lift, const BaseGraph &graph, llvm::raw_ostream &os);
+/// `rslc --list-kinds`: every keyword of core/Kinds.def as Markdown tables
+/// (docs/language.md holds this output; tests/Driver/kinds.test compares).
+void printKindTables(llvm::raw_ostream &os);
 } // namespace rslc
 
 #endif

@@ -1,3 +1,4 @@
+//===- MakePlan.cpp - a checked module and one of its lifts -> LiftPlan ----===//
 #include "Lift/MakePlan.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -20,7 +21,7 @@ LiftPlan makePlan(const BaseGraph &g, const LiftSpec &spec) {
   for (unsigned e = 0; e < g.edges.size(); ++e) {
     const BaseEdge &be = g.edges[e];
     const EdgeLift &k = spec.edges[e];
-    PlanEdge pe{be.src, be.dst, be.map, k.kind, k.degree, k.prob, noGroup};
+    PlanEdge pe{be.src, be.dst, be.map, k.setting, noGroup};
     if (be.map != MapKind::Skip) {
       std::string name = be.share.empty()
                              ? g.vertices[be.src].name + "->" + g.vertices[be.dst].name
@@ -42,7 +43,7 @@ LiftSpec identityLift(const BaseGraph &g, unsigned moduleIndex) {
   s.loc = g.loc;
   s.module = moduleIndex;
   s.copies.assign(g.vertices.size(), 1);
-  s.edges.assign(g.edges.size(), EdgeLift{LiftKind::Full, 0, 0, g.loc});
+  s.edges.assign(g.edges.size(), EdgeLift{lift::LiftSetting{}, g.loc});
   return s;
 }
 

@@ -3,7 +3,7 @@
 #define RSLC_LIFT_MAKEPLAN_H
 
 #include "IR/BaseGraph.h"
-#include "Lift/LiftPlan.h"
+#include "core/LiftPlan.h"
 
 namespace rslc::lift {
 

@@ -1,6 +1,7 @@
+//===- Print.cpp - `--emit=lifted` and `--emit=dot` ------------------------===//
 #include "Lift/Print.h"
 
-#include "IR/BaseGraph.h"
+#include "core/LiftKinds.h"
 
 #include "llvm/Support/Format.h"
 
@@ -37,15 +38,6 @@ struct Stats {
   }
 };
 
-std::string kindText(const PlanEdge &pe) {
-  std::string s = liftKindName(pe.kind).str();
-  if (pe.kind == LiftKind::Degree)
-    s += "(degree = " + std::to_string(pe.degree) + ")";
-  if (pe.kind == LiftKind::Prob)
-    s += "(prob = " + Number::real(pe.prob).str() + ")";
-  return s;
-}
-
 void printStats(raw_ostream &os, const char *what, const Stats &s) {
   os << ", " << what << " " << s.min;
   if (s.max != s.min)
@@ -57,21 +49,21 @@ void printStats(raw_ostream &os, const char *what, const Stats &s) {
 void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
   const LiftPlan &p = g.plan;
   os << "lift " << p.lift << " of " << p.module << "\n";
-  os << "  seed " << p.seed << ", readout " << readoutName(p.readout) << ", init "
-     << initLawName(p.init) << "(scale = " << Number::real(p.initScale).str() << ")\n";
+  os << "  seed " << p.seed << ", readout " << keyword(p.readout) << ", init "
+     << keyword(p.init) << "(scale = " << shortestReal(p.initScale) << ")\n";
   os << "  copies " << g.numCopies() << ", lifted edges " << g.numLiftedEdges() << ", parameters "
      << g.numParams << "\n";
   os << "  structure " << bytes(g.structureBytes()) << ", parameters " << bytes(4 * g.numParams)
      << ", structure hash " << format_hex(structureHash(g), 18) << "\n";
   for (size_t v = 0; v < p.vertices.size(); ++v) {
     const PlanVertex &pv = p.vertices[v];
-    os << "vertex " << pv.name << ": " << roleName(pv.role) << ", " << pv.copies
+    os << "vertex " << pv.name << ": " << keyword(pv.role) << ", " << pv.copies
        << (pv.copies == 1 ? " copy" : " copies") << ", dim " << pv.dim;
     if (pv.role != Role::Input)
-      os << ", " << activationName(pv.act) << (pv.bias ? ", bias" : "")
+      os << ", " << keyword(pv.act) << (pv.bias ? ", bias" : "")
          << (pv.agg == Aggregation::Prod ? ", prod" : "");
     if (pv.role == Role::Output && pv.copies > 1)
-      os << ", readout " << readoutName(p.readout);
+      os << ", readout " << keyword(p.readout);
     os << "\n";
   }
   for (size_t e = 0; e < p.edges.size(); ++e) {
@@ -81,12 +73,9 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
     for (int64_t j = 0; j < le.nv; ++j)
       in.add(le.rowEnd(j) - le.rowBegin(j), le.nv);
     for (int64_t i = 0; i < le.nu; ++i)
-      out.add(le.isExplicit()         ? le.tPtr[i + 1] - le.tPtr[i]
-              : le.kind == LiftKind::Full ? uint64_t(le.nv)
-                                          : 1,
-              le.nu);
+      out.add(le.outDegree(i), le.nu);
     os << "edge " << p.vertices[pe.src].name << " -> " << p.vertices[pe.dst].name << ": "
-       << mapKindName(pe.map) << ", " << kindText(pe) << ", " << le.count << " lifted edges";
+       << keyword(pe.map) << ", " << lift::liftSettingText(pe.lift) << ", " << le.count << " lifted edges";
     printStats(os, "in-degree", in);
     printStats(os, "out-degree", out);
     if (pe.group != noGroup) {
@@ -123,7 +112,7 @@ void printDot(const LiftedGraph &g, raw_ostream &os) {
        << "];\n";
   for (const PlanEdge &e : p.edges)
     os << "  " << quoted(p.vertices[e.src].name) << " -> " << quoted(p.vertices[e.dst].name)
-       << " [label=" << quoted(mapKindName(e.map).str()) << "];\n";
+       << " [label=" << quoted(std::string(keyword(e.map))) << "];\n";
   os << "}\n";
   if (g.numCopies() > maxDotCopies || g.numLiftedEdges() > maxDotEdges)
     return;

@@ -2,7 +2,7 @@
 #ifndef RSLC_LIFT_PRINT_H
 #define RSLC_LIFT_PRINT_H
 
-#include "Lift/LiftedGraph.h"
+#include "core/LiftedGraph.h"
 
 #include "llvm/Support/raw_ostream.h"
 

@@ -1,6 +1,8 @@
 //===- CheckGraph.cpp - the rules every base graph must satisfy -----------===//
 #include "Sema/Sema.h"
 
+#include "core/EdgeMaps.h"
+
 #include "llvm/ADT/StringMap.h"
 
 #include <algorithm>
@@ -88,10 +90,10 @@ bool checkGraph(const BaseGraph &g, DiagEngine &diags) {
     if (v.role == Role::Input)
       diags.error(e.loc, "input vertex '" + v.name + "' cannot receive an edge (from '" +
                              u.name + "')");
-    if (e.map != MapKind::Linear && u.dim != v.dim)
-      diags.error(e.loc, mapKindName(e.map) + " edge '" + u.name + " -> " + v.name +
+    if (std::string why = checkMapShape(e.map, u.dim, v.dim); !why.empty())
+      diags.error(e.loc, std::string(keyword(e.map)) + " edge '" + u.name + " -> " + v.name +
                              "' joins dimension " + Twine(u.dim) + " to dimension " +
-                             Twine(v.dim) + "; diag and skip edges need equal dimensions");
+                             Twine(v.dim) + "; " + why);
   }
   for (const BaseVertex &v : g.vertices)
     if (v.role != Role::Input && !indegree[g.index.find(v.name)->second])
@@ -113,7 +115,7 @@ bool checkGraph(const BaseGraph &g, DiagEngine &diags) {
     if (fresh)
       continue;
     auto shape = [&](const BaseEdge &x) {
-      return mapKindName(x.map).str() + " " + std::to_string(g.vertices[x.src].dim) + " -> " +
+      return std::string(keyword(x.map)) + " " + std::to_string(g.vertices[x.src].dim) + " -> " +
              std::to_string(g.vertices[x.dst].dim);
     };
     if (shape(e) != shape(first)) {

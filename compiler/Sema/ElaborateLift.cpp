@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "Sema/Sema.h"
 
+#include "core/LiftKinds.h"
+
 #include "llvm/ADT/StringSet.h"
 
 using namespace llvm;
@@ -50,7 +52,7 @@ public:
     spec.loc = d.loc;
     spec.module = *module;
     spec.copies.assign(g.vertices.size(), 1);
-    spec.edges.assign(g.edges.size(), EdgeLift{LiftKind::Full, 0, 0, d.loc});
+    spec.edges.assign(g.edges.size(), EdgeLift{lift::LiftSetting{}, d.loc});
     sizeLoc.assign(g.vertices.size(), d.loc);
     explicitEdge.assign(g.edges.size(), false);
     std::optional<EdgeLift> defaultKind;
@@ -198,48 +200,47 @@ private:
     return out;
   }
 
+  /// A lift kind with its argument: the kinds spelled `c.name` are told
+  /// apart by the name of the one argument given (Kinds.def).
   std::optional<EdgeLift> liftKind(const Call &c, const Scope &scope) {
-    EdgeLift k;
-    k.loc = c.loc;
-    if (c.name == "full" || c.name == "diagonal") {
-      if (!args(c, scope, {}))
-        return std::nullopt;
-      k.kind = c.name == "full" ? LiftKind::Full : LiftKind::Diagonal;
-      return k;
-    }
-    if (c.name != "sparse") {
-      std::string hint = closestMatch(c.name, {"full", "sparse", "diagonal"});
+    std::vector<StringRef> params;
+    for (const KindRow &r : kindRows<LiftKind>())
+      if (r.keyword == c.name && !r.param.empty())
+        params.push_back(StringRef(r.param.data(), r.param.size()));
+    bool known = bool(parseKind<LiftKind>(c.name));
+    if (!known) {
+      std::string hint = closestMatch(c.name, keywords<LiftKind>());
       diags.error(c.loc, "unknown lift kind '" + c.name + "'" +
                              (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                             " (kinds: full, sparse(degree = K), sparse(prob = P), diagonal)");
+                             " (kinds: " + lift::liftKindSynopsis() + ")");
       return std::nullopt;
     }
-    auto a = args(c, scope, {"degree", "prob"});
+    auto a = args(c, scope, params);
     if (!a)
       return std::nullopt;
-    if (a->size() != 1) {
-      diags.error(c.loc, "sparse needs exactly one of 'degree' (edges per copy) or 'prob' "
-                         "(probability per edge)");
-      return std::nullopt;
-    }
-    if (a->count("degree")) {
-      Number d = a->lookup("degree");
-      if (!d.isInt || d.i <= 0) {
-        diags.error(c.loc, "sparse degree must be a positive integer, got " + d.str());
+    std::string param;
+    if (!params.empty()) {
+      if (a->size() != 1) {
+        std::string names;
+        for (size_t i = 0; i < params.size(); ++i)
+          names += (i ? i + 1 == params.size() ? " or " : ", " : "") + ("'" + params[i] + "'").str();
+        diags.error(c.loc, c.name + " needs exactly one of " + names);
         return std::nullopt;
       }
-      k.kind = LiftKind::Degree;
-      k.degree = d.i;
-      return k;
+      param = a->begin()->getKey().str();
     }
-    double p = a->lookup("prob").asDouble();
-    if (!(p > 0 && p <= 1)) {
-      diags.error(c.loc, "sparse probability must be in (0, 1], got " +
-                             a->lookup("prob").str());
-      return std::nullopt;
+    EdgeLift k;
+    k.loc = c.loc;
+    k.setting.kind = *liftKindFor(c.name, param);
+    if (!param.empty()) {
+      Number value = a->begin()->getValue();
+      std::string why = lift::liftKindRules(k.setting.kind)
+                            .setParam(value.isInt, value.i, value.f, k.setting);
+      if (!why.empty()) {
+        diags.error(c.loc, why);
+        return std::nullopt;
+      }
     }
-    k.kind = LiftKind::Prob;
-    k.prob = p;
     return k;
   }
 
@@ -248,12 +249,12 @@ private:
     if (s.key == SettingStmt::Key::Readout) {
       if (once("readout", s.loc, "readout"))
         return;
-      auto r = parseReadout(c.name);
+      auto r = parseKind<Readout>(c.name);
       if (!r) {
-        std::string hint = closestMatch(c.name, readoutNames());
+        std::string hint = closestMatch(c.name, keywords<Readout>());
         diags.error(c.loc, "unknown readout '" + c.name + "'" +
                                (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                               " (readouts: mean, sqrt, sum)");
+                               " (readouts: " + keywordList<Readout>(", ") + ")");
         return;
       }
       if (args(c, scope, {}))
@@ -262,12 +263,12 @@ private:
     }
     if (once("init", s.loc, "initialisation"))
       return;
-    auto law = parseInitLaw(c.name);
+    auto law = parseKind<InitLaw>(c.name);
     if (!law) {
-      std::string hint = closestMatch(c.name, initLawNames());
+      std::string hint = closestMatch(c.name, keywords<InitLaw>());
       diags.error(c.loc, "unknown initialisation law '" + c.name + "'" +
                              (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                             " (laws: normal, uniform)");
+                             " (laws: " + keywordList<InitLaw>(", ") + ")");
       return;
     }
     auto a = args(c, scope, {"scale"});
@@ -290,16 +291,12 @@ private:
     for (unsigned e = 0; e < g.edges.size(); ++e) {
       const BaseEdge &be = g.edges[e];
       const EdgeLift &k = spec.edges[e];
-      int64_t nu = spec.copies[be.src], nv = spec.copies[be.dst];
       const std::string &u = g.vertices[be.src].name, &v = g.vertices[be.dst].name;
-      if (k.kind == LiftKind::Degree && k.degree > nu)
-        diags.error(k.loc, "sparse degree " + Twine(k.degree) + " of edge '" + u + " -> " + v +
-                               "' exceeds the " + Twine(nu) + " cop" + (nu == 1 ? "y" : "ies") +
-                               " of source vertex '" + u + "'");
-      if (k.kind == LiftKind::Diagonal && nu != nv)
-        diags.error(k.loc, "diagonal lift of edge '" + u + " -> " + v +
-                               "' needs equal fiber sizes, got " + Twine(nu) + " and " +
-                               Twine(nv));
+      std::string why = lift::liftKindRules(k.setting.kind)
+                            .check(spec.copies[be.src], spec.copies[be.dst], k.setting,
+                                   "'" + u + " -> " + v + "'", u);
+      if (!why.empty())
+        diags.error(k.loc, why);
     }
     // Tied edges share one weight per lifted edge, so they must be lifted alike.
     StringMap<unsigned> firstOfGroup;
@@ -312,7 +309,8 @@ private:
         continue;
       const BaseEdge &first = g.edges[it->second];
       const EdgeLift &a = spec.edges[e], &b = spec.edges[it->second];
-      if (a.kind != b.kind || a.degree != b.degree || a.prob != b.prob ||
+      if (a.setting.kind != b.setting.kind || a.setting.degree != b.setting.degree ||
+          a.setting.prob != b.setting.prob ||
           spec.copies[be.src] != spec.copies[first.src] ||
           spec.copies[be.dst] != spec.copies[first.dst]) {
         diags.error(a.loc, "edges sharing weights '" + be.share + "' must be lifted alike "

@@ -140,16 +140,20 @@ private:
         continue;
       }
       StringRef w = word->name;
-      bool isAct = parseActivation(w).has_value();
-      bool isBias = w == "bias" || w == "nobias", isAgg = w == "sum" || w == "prod";
-      if (!isAct && !isBias && !isAgg) {
-        std::vector<StringRef> words = activationNames();
-        words.insert(words.end(), {"bias", "nobias", "sum", "prod"});
+      std::string_view sv(w.data(), w.size());
+      std::optional<Activation> act = parseKind<Activation>(sv);
+      std::optional<Aggregation> agg = parseKind<Aggregation>(sv);
+      bool isBias = w == "bias" || w == "nobias";
+      if (!act && !isBias && !agg) {
+        std::vector<std::string_view> words = keywords<Activation>();
+        words.insert(words.end(), {"bias", "nobias"});
+        for (std::string_view a : keywords<Aggregation>())
+          words.push_back(a);
         std::string hint = closestMatch(w, words);
         diags.error(a->loc, "unknown activation or vertex attribute '" + w + "'" +
                                 (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                                " (activations: identity, relu, leaky_relu, tanh, sigmoid, "
-                                "gelu, softplus, silu; also bias, nobias, sum, prod)");
+                                " (activations: " + keywordList<Activation>(", ") +
+                                "; also bias, nobias, " + keywordList<Aggregation>(", ") + ")");
         continue;
       }
       if (proto.role == Role::Input) {
@@ -157,16 +161,16 @@ private:
                             "aggregation ('" + w + "')");
         continue;
       }
-      bool &seen = isAct ? haveAct : isBias ? haveBias : haveAgg;
+      bool &seen = act ? haveAct : isBias ? haveBias : haveAgg;
       if (seen)
         diags.error(a->loc, "conflicting vertex attribute '" + w + "'");
       seen = true;
-      if (isAct)
-        proto.act = *parseActivation(w);
+      if (act)
+        proto.act = *act;
       else if (isBias)
         proto.bias = w == "bias";
       else
-        proto.agg = w == "prod" ? Aggregation::Prod : Aggregation::Sum;
+        proto.agg = *agg;
     }
     for (const Ref &r : d.names) {
       auto names = ev.expand(r, scope);
@@ -211,12 +215,13 @@ private:
         proto.share = names->front().name;
         continue;
       }
-      auto map = parseMapKind(a.word);
+      auto map = parseKind<MapKind>(a.word);
       if (!map) {
-        std::string hint = closestMatch(a.word, mapKindNames());
+        std::string hint = closestMatch(a.word, keywords<MapKind>());
         diags.error(a.loc, "unknown edge map '" + a.word + "'" +
                                (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                               " (maps: linear, diag, skip; weight tying: share NAME)");
+                               " (maps: " + keywordList<MapKind>(", ") +
+                               "; weight tying: share NAME)");
         continue;
       }
       if (haveMap)

@@ -1,3 +1,4 @@
+//===- Eval.cpp - compile-time expressions, references and loops ----------===//
 #include "Sema/Eval.h"
 
 #include <cmath>
@@ -32,9 +33,9 @@ std::vector<StringRef> Scope::names() const {
 }
 
 bool isReservedWord(StringRef name) {
-  if (parseActivation(name))
-    return true;
-  return name == "bias" || name == "nobias" || name == "sum" || name == "prod";
+  std::string_view word(name.data(), name.size());
+  return parseKind<Activation>(word) || parseKind<Aggregation>(word) || name == "bias" ||
+         name == "nobias";
 }
 
 static std::string didYouMean(StringRef word, ArrayRef<StringRef> candidates) {

@@ -1,3 +1,4 @@
+//===- Sema.cpp - the checking passes, in order ---------------------------===//
 #include "Sema/Sema.h"
 
 namespace rslc {

@@ -20,8 +20,16 @@ static int passed = 0, failed = 0;
     }                                                                                              \
   } while (0)
 
-static model_api api;
-enum { OK = 0, E_NULL = 1, E_SIZE = 2, E_OPTION = 3, E_STATE = 5, E_NUMERIC = 7, E_IO = 8 };
+static rslc_api api;
+/* The status values are part of the ABI (docs/abi.md): spelled as numbers. */
+#define STATUS(value) ((rslc_status)(value))
+#define OK STATUS(0)
+#define E_NULL STATUS(1)
+#define E_SIZE STATUS(2)
+#define E_OPTION STATUS(3)
+#define E_STATE STATUS(5)
+#define E_NUMERIC STATUS(7)
+#define E_IO STATUS(8)
 
 typedef struct {
   rslc_model *m;
@@ -40,7 +48,7 @@ static void *run_forward(void *arg) {
 int main(int argc, char **argv) {
   if (argc < 2)
     return 2;
-  api = load_model(argv[1]);
+  api = rslc_dl_open_or_exit(argv[1]);
   EXPECT(api.abi_version() == RSLC_ABI_VERSION);
   EXPECT(api.real_size() == 4);
 
@@ -162,7 +170,7 @@ int main(int argc, char **argv) {
   /* A second, different library in the same process: both work, neither
    * disturbs the other. */
   if (argc > 2) {
-    model_api other = load_model(argv[2]);
+    rslc_api other = rslc_dl_open_or_exit(argv[2]);
     rslc_model *o = NULL;
     EXPECT(other.create(0, &o) == OK);
     EXPECT(strcmp(other.blueprint_name(), api.blueprint_name()) != 0);

@@ -2,6 +2,9 @@
  * differences: dL/dtheta for every parameter (or an evenly spread sample of
  * 400), and dL/dx. Usage: gradcheck LIB.so [mse|ce]
  * Prints one line per failure and "N passed, M failed". */
+/* The libraries checked are built with --precision=f64. */
+#define RSLC_REAL_DEFINED
+typedef double rslc_real;
 #include "harness.h"
 
 #include <math.h>
@@ -26,8 +29,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: gradcheck LIB.so [mse|ce]\n");
     return 2;
   }
-  model_api api = load_model(argv[1]);
-  int loss = argc > 2 && strcmp(argv[2], "ce") == 0;
+  rslc_api api = rslc_dl_open_or_exit(argv[1]);
+  rslc_loss loss = argc > 2 && strcmp(argv[2], "ce") == 0 ? RSLC_LOSS_CROSS_ENTROPY : RSLC_LOSS_MSE;
   if (api.real_size() != 8) {
     fprintf(stderr, "gradcheck needs a model built with --precision=f64\n");
     return 2;

@@ -1,6 +1,6 @@
 // Unit tests of the lift stage: the verifier on deliberately broken IR, the
 // statistics of random sparse lifts, determinism, and the initialisation law.
-#include "Lift/LiftedGraph.h"
+#include "core/LiftedGraph.h"
 
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -24,9 +24,9 @@ LiftPlan chain(int64_t na, int64_t nb, LiftKind kind, int64_t degree = 0, double
                 {"a", Role::Hidden, na, 1, Activation::Relu, true, Aggregation::Sum},
                 {"b", Role::Hidden, nb, 1, Activation::Relu, true, Aggregation::Sum},
                 {"y", Role::Output, 1, 1, Activation::Identity, true, Aggregation::Sum}};
-  p.edges = {{0, 1, MapKind::Linear, LiftKind::Full, 0, 0, 0},
-             {1, 2, MapKind::Linear, kind, degree, prob, 1},
-             {2, 3, MapKind::Linear, LiftKind::Full, 0, 0, 2}};
+  p.edges = {{0, 1, MapKind::Linear, {LiftKind::Full, 0, 0}, 0},
+             {1, 2, MapKind::Linear, {kind, degree, prob}, 1},
+             {2, 3, MapKind::Linear, {LiftKind::Full, 0, 0}, 2}};
   p.groupNames = {"x->a", "a->b", "b->y"};
   return p;
 }
@@ -67,8 +67,10 @@ TEST(LiftVerifier, UnsortedRow) {
 
 TEST(LiftVerifier, WrongDegree) {
   LiftedGraph g = expand(chain(40, 30, LiftKind::Degree, 5));
-  g.edges[1].degree = 4;
-  EXPECT_NE(firstError(g).find("in-degree 4, declared 5"), std::string::npos) << firstError(g);
+  g.edges[1].layout.rowLength = 4;
+  EXPECT_NE(firstError(g).find("rows of length 4, explicit, stride 0; the lift kind gives length 5"),
+            std::string::npos)
+      << firstError(g);
 }
 
 TEST(LiftVerifier, NotAHomomorphism) {
@@ -100,7 +102,7 @@ TEST(LiftVerifier, RowPointers) {
 
 TEST(LiftVerifier, Cycle) {
   LiftPlan p = chain(4, 4, LiftKind::Full);
-  p.edges.push_back({2, 1, MapKind::Linear, LiftKind::Full, 0, 0, 1});
+  p.edges.push_back({2, 1, MapKind::Linear, {LiftKind::Full, 0, 0}, 1});
   LiftedGraph g = expand(p);
   EXPECT_NE(firstError(g).find("the base graph has a cycle"), std::string::npos) << firstError(g);
 }

@@ -1,3 +1,4 @@
+//===- Data.cpp - reading and writing CSV, NumPy and IDX files ------------===//
 #include "Data.h"
 
 #include <sys/stat.h>

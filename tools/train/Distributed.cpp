@@ -1,3 +1,4 @@
+//===- Distributed.cpp - MPI ranks for data-parallel rslc-train -----------===//
 #include "Distributed.h"
 
 #include <algorithm>

@@ -6,11 +6,13 @@
 // SplitMix64's finaliser, applied along the key.
 //
 //===----------------------------------------------------------------------===//
-#ifndef RSLC_LIFT_RANDOM_H
-#define RSLC_LIFT_RANDOM_H
+#ifndef RSLC_CORE_RANDOM_H
+#define RSLC_CORE_RANDOM_H
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace rslc::lift {
 
@@ -43,6 +45,17 @@ inline double normal(uint64_t bitsA, uint64_t bitsB) {
   double u = 1.0 - uniform01(bitsA); // (0, 1]
   double v = uniform01(bitsB);
   return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v);
+}
+
+/// A uniformly random permutation of 0..n-1 (Fisher-Yates from the end,
+/// swap i with draw(key, i) mod i+1): data splits and mini-batch epochs.
+inline std::vector<int64_t> permutation(int64_t n, uint64_t key) {
+  std::vector<int64_t> p(n > 0 ? size_t(n) : 0);
+  for (int64_t i = 0; i < n; ++i)
+    p[i] = i;
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(p[i], p[below(draw(key, i), i + 1)]);
+  return p;
 }
 
 /// A sequential generator over one stream, for loops inside one row.

@@ -4,8 +4,8 @@
 // runtime. Edges are any type with `src` and `dst` vertex indices.
 //
 //===----------------------------------------------------------------------===//
-#ifndef RSLC_IR_TOPO_H
-#define RSLC_IR_TOPO_H
+#ifndef RSLC_CORE_TOPO_H
+#define RSLC_CORE_TOPO_H
 
 #include <cstddef>
 #include <vector>

@@ -1,6 +1,7 @@
 //===- Verify.cpp - check every invariant of a LiftedGraph ----------------===//
-#include "IR/Topo.h"
-#include "Lift/LiftedGraph.h"
+#include "LiftKinds.h"
+#include "LiftedGraph.h"
+#include "Topo.h"
 
 #include <algorithm>
 #include <string>
@@ -60,36 +61,36 @@ private:
     const LiftedEdge &le = g.edges[e];
     const PlanEdge &pe = p.edges[e];
     const int64_t nu = p.vertices[pe.src].copies, nv = p.vertices[pe.dst].copies;
-    if (le.kind != pe.kind || le.nu != nu || le.nv != nv) {
+    if (le.kind != pe.lift.kind || le.nu != nu || le.nv != nv) {
       fail(name(e) + ": lifted between fibers of the wrong size or kind (pi is not a "
                      "homomorphism onto this edge)");
       return;
     }
-    switch (le.kind) {
-    case LiftKind::Full:
-      if (le.count != uint64_t(nu) * nv)
-        fail(name(e) + ": a full lift has " + std::to_string(uint64_t(nu) * nv) +
-             " edges, found " + std::to_string(le.count));
+    const LiftKindRules &rules = liftKindRules(pe.lift.kind);
+    std::string why = rules.check(nu, nv, pe.lift, "'" + p.vertices[pe.src].name + " -> " +
+                                                       p.vertices[pe.dst].name + "'",
+                                  p.vertices[pe.src].name);
+    if (!why.empty()) {
+      fail(why);
       return;
-    case LiftKind::Diagonal:
-      if (nu != nv || le.count != uint64_t(nv))
-        fail(name(e) + ": a diagonal lift needs equal fibers and one edge per copy");
+    }
+    RowLayout want = rules.layout(nu, nv, pe.lift);
+    if (!(le.layout == want)) {
+      fail(name(e) + ": rows of length " + std::to_string(le.layout.rowLength) + ", " +
+           (le.layout.explicitRows ? "explicit" : "implicit") + ", stride " +
+           std::to_string(le.layout.stride) + "; the lift kind gives length " +
+           std::to_string(want.rowLength) + ", " + (want.explicitRows ? "explicit" : "implicit") +
+           ", stride " + std::to_string(want.stride));
       return;
-    case LiftKind::Degree:
-      if (le.degree != pe.degree) {
-        fail(name(e) + ": in-degree " + std::to_string(le.degree) + ", declared " +
-             std::to_string(pe.degree));
+    }
+    if (le.layout.rowLength) {
+      if (le.count != uint64_t(nv) * uint64_t(le.layout.rowLength)) {
+        fail(name(e) + ": " + std::to_string(le.count) + " lifted edges in " + std::to_string(nv) +
+             " rows of " + std::to_string(le.layout.rowLength));
         return;
       }
-      if (le.count != uint64_t(nv) * le.degree || le.col.size() != le.count) {
-        fail(name(e) + ": " + std::to_string(le.col.size()) + " sources stored for " +
-             std::to_string(nv) + " copies of in-degree " + std::to_string(le.degree));
-        return;
-      }
-      break;
-    case LiftKind::Prob:
-      if (le.rowPtr.size() != uint64_t(nv) + 1 || le.rowPtr[0] != 0 ||
-          le.rowPtr.back() != le.count || le.col.size() != le.count) {
+    } else {
+      if (le.rowPtr.size() != uint64_t(nv) + 1 || le.rowPtr[0] != 0 || le.rowPtr.back() != le.count) {
         fail(name(e) + ": row pointers do not match the stored sources");
         return;
       }
@@ -98,7 +99,18 @@ private:
           fail(name(e) + ": row pointers decrease at copy " + std::to_string(j));
           return;
         }
-      break;
+    }
+    if (!le.layout.explicitRows) {
+      // Implicit rows read j*stride .. j*stride + rowLength - 1 of the source fiber.
+      int64_t last = (nv - 1) * le.layout.stride + le.layout.rowLength;
+      if ((le.layout.stride != 0 && le.layout.stride != le.layout.rowLength) || (nv > 0 && last > nu))
+        fail(name(e) + ": implicit rows read past the source fiber of " + std::to_string(nu));
+      return;
+    }
+    if (le.col.size() != le.count) {
+      fail(name(e) + ": " + std::to_string(le.col.size()) + " sources stored for " +
+           std::to_string(le.count) + " lifted edges");
+      return;
     }
     rows(e);
     transposed(e);
@@ -191,7 +203,7 @@ private:
         continue;
       }
       const LiftedEdge &a = g.edges[first[grp]], &b = g.edges[e];
-      if (a.kind != b.kind || a.nu != b.nu || a.nv != b.nv || a.count != b.count ||
+      if (a.kind != b.kind || !(a.layout == b.layout) || a.nu != b.nu || a.nv != b.nv || a.count != b.count ||
           a.col != b.col || a.rowPtr != b.rowPtr || g.weightsPerEdge(e) != g.weightsPerEdge(first[grp]))
         fail(name(e) + " shares weights '" + p.groupNames[grp] + "' with " + name(first[grp]) +
              " but is lifted differently");

@@ -4,8 +4,9 @@
 // k, so values do not depend on threads or on the order of computation.
 //
 //===----------------------------------------------------------------------===//
-#include "Lift/LiftedGraph.h"
-#include "Lift/Random.h"
+#include "EdgeMaps.h"
+#include "LiftedGraph.h"
+#include "Random.h"
 
 #include <cmath>
 #include <cstring>
@@ -23,9 +24,9 @@ std::vector<std::vector<double>> fanIns(const LiftedGraph &g) {
     fan[v].assign(p.vertices[v].copies, 0.0);
   for (size_t e = 0; e < p.edges.size(); ++e) {
     const PlanEdge &pe = p.edges[e];
-    if (pe.map == MapKind::Skip)
+    double per = fanInPerLiftedEdge(pe.map, double(p.vertices[pe.src].dim));
+    if (per == 0)
       continue;
-    double per = pe.map == MapKind::Linear ? double(p.vertices[pe.src].dim) : 1.0;
     const LiftedEdge &le = g.edges[e];
     for (int64_t j = 0; j < le.nv; ++j)
       fan[pe.dst][j] += per * double(le.rowEnd(j) - le.rowBegin(j));

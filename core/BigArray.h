@@ -7,8 +7,8 @@
 // TLB misses of the transpose's scattered writes several-fold.
 //
 //===----------------------------------------------------------------------===//
-#ifndef RSLC_LIFT_BIGARRAY_H
-#define RSLC_LIFT_BIGARRAY_H
+#ifndef RSLC_CORE_BIGARRAY_H
+#define RSLC_CORE_BIGARRAY_H
 
 #include <sys/mman.h>
 

@@ -6,20 +6,27 @@
 // the two fibers are stored by target copy (forward) and by source copy
 // (transposed, for the backward pass without atomics).
 //
+// Rows have one layout whatever the lift kind (LiftKinds.h chooses it):
+//  - row j holds the forward positions [rowBegin(j), rowEnd(j)): fixed rows
+//    of `rowLength` positions, or rows delimited by rowPtr (rowLength 0);
+//  - explicit rows store their sources in `col`; implicit rows read the
+//    sources j*stride .. j*stride + rowLength - 1, with stride 0 (every row
+//    reads the whole source fiber) or stride == rowLength (disjoint blocks).
+//
 // Invariants (checked by verify()):
-//  - forward rows are sorted, without duplicates, with sources < nu;
-//  - `degree` lifts have exactly `degree` sources per target copy;
-//  - the transposed structure lists every forward position exactly once,
+//  - the layout is the one the lift kind gives for the fiber sizes;
+//  - explicit rows are sorted, without duplicates, with sources < nu, and
+//    the transposed structure lists every forward position exactly once,
 //    by source copy, in ascending target copy;
 //  - tensors tile [0, numParams) in order; tied edges have identical
 //    structure and share one tensor.
 //
 //===----------------------------------------------------------------------===//
-#ifndef RSLC_LIFT_LIFTEDGRAPH_H
-#define RSLC_LIFT_LIFTEDGRAPH_H
+#ifndef RSLC_CORE_LIFTEDGRAPH_H
+#define RSLC_CORE_LIFTEDGRAPH_H
 
-#include "Lift/BigArray.h"
-#include "Lift/LiftPlan.h"
+#include "BigArray.h"
+#include "LiftPlan.h"
 
 #include <cstdint>
 #include <string>
@@ -27,29 +34,45 @@
 
 namespace rslc::lift {
 
+/// How the rows of one lifted edge are laid out (see the file comment).
+struct RowLayout {
+  bool explicitRows = false;
+  int64_t rowLength = 0; ///< 0: rows vary, see rowPtr
+  int64_t stride = 0;    ///< implicit rows only: 0 or rowLength
+  bool operator==(const RowLayout &o) const {
+    return explicitRows == o.explicitRows && rowLength == o.rowLength && stride == o.stride;
+  }
+};
+
 struct LiftedEdge {
   LiftKind kind = LiftKind::Full;
   int64_t nu = 0, nv = 0; ///< fiber sizes of source and target
-  int64_t degree = 0;     ///< sources per target copy (Degree lifts)
-  uint64_t count = 0;     ///< lifted edges
+  RowLayout layout;
+  uint64_t count = 0; ///< lifted edges
 
-  /// Forward, by target copy j. Degree: row j is col[j*degree, (j+1)*degree).
-  /// Prob: row j is col[rowPtr[j], rowPtr[j+1]). Full and Diagonal lifts are
-  /// implicit (row j = all sources, or just j) and store nothing.
+  /// Forward rows (explicit layouts): sources in col, row pointers when rows vary.
   BigArray<uint64_t> rowPtr;
   BigArray<uint32_t> col;
 
-  /// Transposed, by source copy i: entries tPtr[i] .. tPtr[i+1], each the
-  /// target copy (tRow) and the forward position (tPos) of one lifted edge.
+  /// Transposed (explicit layouts), by source copy i: entries tPtr[i] ..
+  /// tPtr[i+1], each the target copy (tRow) and forward position (tPos) of
+  /// one lifted edge.
   BigArray<uint64_t> tPtr;
   BigArray<uint32_t> tRow, tPos;
 
-  bool isExplicit() const { return kind == LiftKind::Degree || kind == LiftKind::Prob; }
-  uint64_t rowBegin(int64_t j) const;
-  uint64_t rowEnd(int64_t j) const;
+  uint64_t rowBegin(int64_t j) const {
+    return layout.rowLength ? uint64_t(j) * uint64_t(layout.rowLength) : rowPtr[j];
+  }
+  uint64_t rowEnd(int64_t j) const { return rowBegin(j + 1); }
   /// The source copy of the lifted edge at forward position q of row j.
   uint64_t sourceAt(int64_t j, uint64_t q) const {
-    return isExplicit() ? col[q] : kind == LiftKind::Full ? q - rowBegin(j) : uint64_t(j);
+    return layout.explicitRows ? col[q] : q - rowBegin(j) + uint64_t(j) * layout.stride;
+  }
+  /// Lifted edges leaving source copy i.
+  uint64_t outDegree(int64_t i) const {
+    if (layout.explicitRows)
+      return tPtr[i + 1] - tPtr[i];
+    return layout.stride == 0 ? uint64_t(nv) : 1;
   }
 };
 
@@ -89,12 +112,15 @@ struct SizeEstimate {
 /// Parameters and activations per sample beyond this are refused (as not
 /// supported): every size product downstream then fits 64 bits.
 constexpr double maxValues = double(uint64_t(1) << 48);
+/// Copies and positions are indexed with 32 bits.
+constexpr uint64_t maxIndex = 0xffffffffull;
 SizeEstimate estimate(const LiftPlan &plan);
 /// A count for messages: exact below 9e18, else like "1.23e+37".
 std::string countText(double x);
 
 /// Builds the lifted graph (OpenMP-parallel; the result does not depend on
-/// the thread count). The plan must come from a checked blueprint.
+/// the thread count). The plan must come from a checked blueprint (or pass
+/// Build.h's checks).
 LiftedGraph expand(const LiftPlan &plan);
 
 /// Checks every invariant above; returns one message per violation.

@@ -1,4 +1,5 @@
-#include "Lift/PlanIO.h"
+//===- PlanIO.cpp - the text form of a LiftPlan ---------------------------===//
+#include "PlanIO.h"
 
 #include <sstream>
 
@@ -17,8 +18,8 @@ std::string serializePlan(const LiftPlan &p) {
        << " " << int(v.agg) << "\n";
   os << p.edges.size() << "\n";
   for (const PlanEdge &e : p.edges)
-    os << e.src << " " << e.dst << " " << int(e.map) << " " << int(e.kind) << " " << e.degree
-       << " " << e.prob << " " << e.group << "\n";
+    os << e.src << " " << e.dst << " " << int(e.map) << " " << int(e.lift.kind) << " "
+       << e.lift.degree << " " << e.lift.prob << " " << e.group << "\n";
   os << p.groupNames.size() << "\n";
   for (const std::string &g : p.groupNames)
     os << g << "\n";
@@ -41,6 +42,11 @@ bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
   if (!line(p.module) || !line(p.lift) ||
       !(is >> p.seed >> readout >> init >> p.initScale >> nv))
     return bad("settings");
+  if (!isValidKind<Readout>(readout) || !isValidKind<InitLaw>(init))
+    return bad("settings out of range");
+  // Every vertex, edge and group takes a line: a larger count is forged.
+  if (nv > text.size())
+    return bad("vertex count");
   p.readout = Readout(readout);
   p.init = InitLaw(init);
   p.vertices.resize(nv);
@@ -48,25 +54,33 @@ bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
     int role, act, agg;
     if (!line(v.name) || !(is >> role >> v.copies >> v.dim >> act >> v.bias >> agg))
       return bad("vertex");
+    if (!isValidKind<Role>(role) || !isValidKind<Activation>(act) ||
+        !isValidKind<Aggregation>(agg) || v.copies < 1 || v.dim < 1)
+      return bad("vertex out of range");
     v.role = Role(role), v.act = Activation(act), v.agg = Aggregation(agg);
   }
-  if (!(is >> ne))
+  if (!(is >> ne) || ne > text.size())
     return bad("edge count");
   p.edges.resize(ne);
   for (PlanEdge &e : p.edges) {
     int map, kind;
-    if (!(is >> e.src >> e.dst >> map >> kind >> e.degree >> e.prob >> e.group))
+    if (!(is >> e.src >> e.dst >> map >> kind >> e.lift.degree >> e.lift.prob >> e.group))
       return bad("edge");
-    e.map = MapKind(map), e.kind = LiftKind(kind);
+    if (!isValidKind<MapKind>(map) || !isValidKind<LiftKind>(kind))
+      return bad("edge kind out of range");
+    e.map = MapKind(map), e.lift.kind = LiftKind(kind);
     if (e.src >= nv || e.dst >= nv)
       return bad("edge endpoint");
   }
-  if (!(is >> ng))
+  if (!(is >> ng) || ng > text.size())
     return bad("group count");
   p.groupNames.resize(ng);
   for (std::string &g : p.groupNames)
     if (!line(g))
       return bad("group name");
+  for (const PlanEdge &e : p.edges)
+    if (e.group != noGroup && e.group >= ng)
+      return bad("weight group");
   return true;
 }
 

@@ -1,4 +1,4 @@
-//===- Train.cpp - gradient flow and its practical cousins -----------------===//
+//===- Integrators.cpp - gradient flow and its practical cousins -----------===//
 //
 // The integrators work on the parameters as doubles. L(theta) is the mean
 // loss plus weight_decay/2 |theta|^2. The optimiser state (step, flow time,
@@ -6,22 +6,15 @@
 // a checkpoint takes exactly the steps an uninterrupted run would.
 //
 //===----------------------------------------------------------------------===//
-#include "Train.h"
+#include "Integrators.h"
 
-#include "Lift/PlanIO.h"
-#include "Lift/Random.h"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "core/Random.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <numeric>
-#include <sstream>
 
 namespace rslc::rt {
 
@@ -52,7 +45,7 @@ public:
   rslc_metrics run() {
     ModelBase::TrainState &s = model.train;
     if (s.integrator >= 0 && s.integrator != o.integrator)
-      throw Error{3, "the model's optimiser state is for integrator " + std::to_string(s.integrator) +
+      throw Error{RSLC_ERROR_OPTION, "the model's optimiser state is for integrator " + std::to_string(s.integrator) +
                          "; resume with the same integrator (or a fresh model)"};
     s.integrator = o.integrator;
     if (s.stepSize <= 0)
@@ -115,7 +108,7 @@ private:
       model.paramsFromDouble(good);
     char loss[32];
     std::snprintf(loss, sizeof loss, "%g", L);
-    throw Error{7, "training diverged at step " + std::to_string(model.train.step) +
+    throw Error{RSLC_ERROR_NUMERIC, "training diverged at step " + std::to_string(model.train.step) +
                        (std::isfinite(L) ? ": the gradient overflowed (loss " + std::string(loss) + ")"
                                          : ": the loss is " + std::string(loss)) +
                        "; the parameters are restored to the last finite step"};
@@ -128,9 +121,9 @@ private:
     double L;
     int64_t count = rows.empty() ? n : int64_t(rows.size());
     try {
-      L = model.lossGrad(x, t, n, rows, o.loss, &grad, nullptr);
+      L = model.lossGrad(x, t, n, rows, Loss(o.loss), &grad, nullptr);
     } catch (const Error &e) {
-      if (e.status != 7)
+      if (e.status != RSLC_ERROR_NUMERIC)
         throw;
       if (!o.allreduce)
         fail(NAN); // restores the last finite parameters
@@ -169,18 +162,14 @@ private:
 
   void allreduce(std::vector<double> &values) {
     if (o.allreduce(values.data(), int64_t(values.size()), o.allreduce_user))
-      throw Error{3, "the allreduce callback failed"};
+      throw Error{RSLC_ERROR_OPTION, "the allreduce callback failed"};
   }
 
   /// The rows of mini-batch `k` of an epoch: a seeded permutation per epoch.
   std::vector<int64_t> batchRows(int64_t stepsPerEpoch) {
     int64_t epoch = model.train.step / stepsPerEpoch, k = model.train.step % stepsPerEpoch;
     if (epoch != permEpoch) {
-      perm.resize(n);
-      std::iota(perm.begin(), perm.end(), 0);
-      uint64_t key = lift::streamKey(o.shuffle_seed, 0x5e1ec7, epoch);
-      for (int64_t i = n - 1; i > 0; --i)
-        std::swap(perm[i], perm[lift::below(lift::draw(key, i), i + 1)]);
+      perm = lift::permutation(n, lift::streamKey(o.shuffle_seed, 0x5e1ec7, epoch));
       permEpoch = epoch;
     }
     int64_t b0 = k * o.batch_size, b1 = std::min(n, b0 + o.batch_size);
@@ -238,7 +227,7 @@ private:
     default: // checked by rslc_train
       break;
     }
-    throw Error{3, "unknown integrator " + std::to_string(int(o.integrator))};
+    throw Error{RSLC_ERROR_OPTION, "unknown integrator " + std::to_string(int(o.integrator))};
   }
 
   /// Bogacki-Shampine 3(2): an embedded pair estimates the local error;
@@ -271,7 +260,7 @@ private:
       }
       s.stepSize = h * std::clamp(std::isfinite(factor) ? factor : 0.2, 0.1, 0.9);
     }
-    throw Error{7, "the adaptive integrator could not meet the tolerance (step size " +
+    throw Error{RSLC_ERROR_NUMERIC, "the adaptive integrator could not meet the tolerance (step size " +
                        std::to_string(s.stepSize) + ")"};
   }
 
@@ -289,12 +278,12 @@ private:
       model.paramsFromDouble(theta);
     if (o.loss == RSLC_LOSS_CROSS_ENTROPY && n > 0) {
       int64_t right = 0;
-      model.lossGrad(x, t, n, {}, o.loss, nullptr, &right);
+      model.lossGrad(x, t, n, {}, Loss(o.loss), nullptr, &right);
       sums[0] = double(right), sums[1] = double(n);
     }
     if (nTest > 0) {
       int64_t right = 0;
-      sums[2] = double(nTest) * model.lossGrad(xTest, tTest, nTest, {}, o.loss, nullptr, &right);
+      sums[2] = double(nTest) * model.lossGrad(xTest, tTest, nTest, {}, Loss(o.loss), nullptr, &right);
       sums[3] = double(right), sums[4] = double(nTest);
     }
     if (o.allreduce)
@@ -337,177 +326,11 @@ private:
   double stopVote = 0;
 };
 
-//===--- Checkpoints ------------------------------------------------------===//
-
-constexpr char magic[8] = {'R', 'S', 'L', 'C', 'C', 'K', 'P', 'T'};
-constexpr uint32_t formatVersion = 1;
-
-uint64_t fnv1a(const std::string &bytes) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : bytes)
-    h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
-/// What identifies the model a checkpoint belongs to.
-std::string identity(const ModelBase &m) {
-  return lift::serializePlan(m.graph().plan) + "\nreal " + std::to_string(m.realBytes());
-}
-
-template <typename V> void put(std::string &out, const V &v) {
-  out.append(reinterpret_cast<const char *>(&v), sizeof v);
-}
-void putVector(std::string &out, const std::vector<double> &v) {
-  put(out, uint64_t(v.size()));
-  out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(double));
-}
-
-class Reader {
-public:
-  Reader(const std::string &data, const std::string &path) : data(data), path(path) {}
-  template <typename V> V get() {
-    V v;
-    need(sizeof v);
-    std::memcpy(&v, data.data() + pos, sizeof v);
-    pos += sizeof v;
-    return v;
-  }
-  std::vector<double> getVector() {
-    uint64_t n = get<uint64_t>();
-    need(n * sizeof(double));
-    std::vector<double> v(n);
-    if (n > 0) // an empty vector's data() may be null
-      std::memcpy(v.data(), data.data() + pos, n * sizeof(double));
-    pos += n * sizeof(double);
-    return v;
-  }
-  std::string getString() {
-    uint64_t n = get<uint64_t>();
-    need(n);
-    std::string s = data.substr(pos, n);
-    pos += n;
-    return s;
-  }
-
-private:
-  void need(uint64_t bytes) {
-    if (bytes > data.size() - pos)
-      throw Error{8, "checkpoint '" + path + "' is truncated"};
-  }
-  const std::string &data, &path;
-  size_t pos = sizeof magic + 4;
-};
-
 } // namespace
 
 rslc_metrics train(ModelBase &model, const rslc_train_options &o, const void *x, const void *t,
                    int64_t n, const void *xTest, const void *tTest, int64_t nTest) {
   return Trainer(model, o, x, t, n, xTest, tTest, nTest).run();
-}
-
-void saveCheckpoint(const ModelBase &model, const std::string &path) {
-  std::string body;
-  body.append(magic, sizeof magic);
-  put(body, formatVersion);
-  std::string id = identity(model);
-  put(body, uint64_t(id.size()));
-  body += id;
-  const ModelBase::TrainState &s = model.train;
-  put(body, s.integrator);
-  put(body, s.step);
-  put(body, s.flowTime);
-  put(body, s.stepSize);
-  putVector(body, s.m);
-  putVector(body, s.v);
-  std::vector<double> theta;
-  model.paramsToDouble(theta);
-  putVector(body, theta);
-  put(body, fnv1a(body));
-
-  // Write a temporary file beside the target, flush it to disk, rename it
-  // over the target: the old checkpoint survives any failure before that.
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0)
-    throw Error{8, "cannot write checkpoint '" + tmp + "': " + std::strerror(errno)};
-  size_t written = 0;
-  while (written < body.size()) {
-    ssize_t w = ::write(fd, body.data() + written, body.size() - written);
-    if (w < 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error{8, "cannot write checkpoint '" + path + "': " + why +
-                         " (the previous checkpoint is unchanged)"};
-    }
-    written += size_t(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error{8, "cannot write checkpoint '" + path + "': " + why +
-                       " (the previous checkpoint is unchanged)"};
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error{8, "cannot replace checkpoint '" + path + "': " + why};
-  }
-  // Make the rename itself durable (a power cut keeps old or new, whole).
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
-  int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dirFd >= 0) {
-    ::fsync(dirFd);
-    ::close(dirFd);
-  }
-}
-
-void loadCheckpoint(ModelBase &model, const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error{8, "cannot read checkpoint '" + path + "': " + std::strerror(errno)};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
-  if (data.size() < sizeof magic + 4 + 8 || std::memcmp(data.data(), magic, sizeof magic) != 0)
-    throw Error{8, "'" + path + "' is not an rslc checkpoint"};
-  uint64_t stored;
-  std::memcpy(&stored, data.data() + data.size() - 8, 8);
-  if (stored != fnv1a(data.substr(0, data.size() - 8)))
-    throw Error{8, "checkpoint '" + path + "' is corrupted (checksum mismatch)"};
-  uint32_t version;
-  std::memcpy(&version, data.data() + sizeof magic, 4);
-  if (version != formatVersion)
-    throw Error{8, "checkpoint '" + path + "' has format version " + std::to_string(version) +
-                       "; this library reads version " + std::to_string(formatVersion)};
-  Reader r(data, path);
-  std::string id = r.getString();
-  if (id != identity(model)) {
-    lift::LiftPlan other;
-    std::string err, what = "another model";
-    if (lift::deserializePlan(id.substr(0, id.rfind("\nreal ")), other, err))
-      what = "lift '" + other.lift + "' of '" + other.module + "' (seed " +
-             std::to_string(other.seed) + ")";
-    const lift::LiftPlan &p = model.graph().plan;
-    std::string mine = "lift '" + p.lift + "' of '" + p.module + "' (seed " + std::to_string(p.seed) + ")";
-    if (what == mine)
-      throw Error{3, "checkpoint '" + path + "' belongs to another build of " + mine +
-                         ": its fiber sizes, lift kinds, dimensions or precision differ"};
-    throw Error{3, "checkpoint '" + path + "' belongs to " + what + ", not to " + mine};
-  }
-  ModelBase::TrainState s;
-  s.integrator = r.get<int32_t>();
-  s.step = r.get<int64_t>();
-  s.flowTime = r.get<double>();
-  s.stepSize = r.get<double>();
-  s.m = r.getVector();
-  s.v = r.getVector();
-  std::vector<double> theta = r.getVector();
-  if (theta.size() != model.graph().numParams)
-    throw Error{3, "checkpoint '" + path + "' holds " + std::to_string(theta.size()) +
-                       " parameters; the model has " + std::to_string(model.graph().numParams)};
-  model.paramsFromDouble(theta);
-  model.train = std::move(s);
 }
 
 } // namespace rslc::rt

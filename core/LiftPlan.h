@@ -1,14 +1,15 @@
 //===- LiftPlan.h - everything lift expansion needs, free of LLVM ---------===//
 //
 // A LiftPlan is a checked base graph plus one lift, flattened into plain
-// data. The compiler builds it (MakePlan.cpp); the generated library embeds
-// it so the runtime can rebuild the same lifted graph from the seed.
+// data. The compiler builds it (compiler/Lift/MakePlan.cpp); the generated
+// library embeds it (PlanIO.h) so the runtime rebuilds the same lifted graph
+// from the seed (Build.h).
 //
 //===----------------------------------------------------------------------===//
-#ifndef RSLC_LIFT_LIFTPLAN_H
-#define RSLC_LIFT_LIFTPLAN_H
+#ifndef RSLC_CORE_LIFTPLAN_H
+#define RSLC_CORE_LIFTPLAN_H
 
-#include "IR/Kinds.h"
+#include "Kinds.h"
 
 #include <cstdint>
 #include <string>
@@ -17,6 +18,13 @@
 namespace rslc::lift {
 
 constexpr uint32_t noGroup = ~0u;
+
+/// How one base edge is lifted: a lift kind and its parameter.
+struct LiftSetting {
+  LiftKind kind = LiftKind::Full;
+  int64_t degree = 0; ///< LiftKind::Degree: sources per target copy
+  double prob = 0;    ///< LiftKind::Prob: probability per pair
+};
 
 struct PlanVertex {
   std::string name;
@@ -31,9 +39,7 @@ struct PlanVertex {
 struct PlanEdge {
   uint32_t src = 0, dst = 0;
   MapKind map = MapKind::Linear;
-  LiftKind kind = LiftKind::Full;
-  int64_t degree = 0;
-  double prob = 0;
+  LiftSetting lift;
   /// Weight group: tied edges share one; every weighted edge has one.
   uint32_t group = noGroup;
 };

@@ -1,8 +1,8 @@
 //===- PlanIO.h - LiftPlan <-> text, embedded in generated libraries ------===//
-#ifndef RSLC_LIFT_PLANIO_H
-#define RSLC_LIFT_PLANIO_H
+#ifndef RSLC_CORE_PLANIO_H
+#define RSLC_CORE_PLANIO_H
 
-#include "Lift/LiftPlan.h"
+#include "LiftPlan.h"
 
 #include <string>
 
@@ -12,6 +12,8 @@ namespace rslc::lift {
 std::string serializePlan(const LiftPlan &plan);
 
 /// Parses serializePlan's output; on failure returns false and sets `error`.
+/// Every enum is range-checked and every edge's ends and weight group are
+/// checked to be in range, so a damaged plan is refused, not misread.
 bool deserializePlan(const std::string &text, LiftPlan &plan, std::string &error);
 
 } // namespace rslc::lift

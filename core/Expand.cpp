@@ -1,15 +1,17 @@
 //===- Expand.cpp - LiftPlan -> LiftedGraph --------------------------------===//
 //
 // Rows are independent: row j of base edge e is drawn from the stream
-// (seed, structure key of e, j), so rows are built in parallel in any order.
-// Tied edges use their weight group as structure key and get identical rows.
-// Probability lifts are built in two passes (count, then fill) that draw the
-// same numbers. Transposes are a parallel counting sort over fixed blocks of
-// rows, which yields ascending target copies in every column.
+// (seed, structure key of e, j) by the lift kind's rules (LiftKinds.cpp), so
+// rows are built in parallel in any order. Tied edges use their weight group
+// as structure key and get identical rows. Transposes are a parallel
+// counting sort over fixed blocks of rows, which yields ascending target
+// copies in every column.
 //
 //===----------------------------------------------------------------------===//
-#include "Lift/LiftedGraph.h"
-#include "Lift/Random.h"
+#include "EdgeMaps.h"
+#include "LiftKinds.h"
+#include "LiftedGraph.h"
+#include "Random.h"
 
 #include <omp.h>
 
@@ -19,17 +21,6 @@
 #include <numeric>
 
 namespace rslc::lift {
-
-uint64_t LiftedEdge::rowBegin(int64_t j) const {
-  switch (kind) {
-  case LiftKind::Full: return uint64_t(j) * nu;
-  case LiftKind::Diagonal: return j;
-  case LiftKind::Degree: return uint64_t(j) * degree;
-  case LiftKind::Prob: return rowPtr[j];
-  }
-  return 0;
-}
-uint64_t LiftedEdge::rowEnd(int64_t j) const { return rowBegin(j + 1); }
 
 uint64_t LiftedGraph::numLiftedEdges() const {
   uint64_t n = 0;
@@ -47,78 +38,16 @@ uint64_t LiftedGraph::structureBytes() const {
 
 uint64_t LiftedGraph::weightsPerEdge(size_t e) const {
   const PlanEdge &pe = plan.edges[e];
-  uint64_t du = plan.vertices[pe.src].dim, dv = plan.vertices[pe.dst].dim;
-  return pe.map == MapKind::Linear ? du * dv : pe.map == MapKind::Diag ? dv : 0;
+  return uint64_t(weightsPerLiftedEdge(pe.map, double(plan.vertices[pe.src].dim),
+                                       double(plan.vertices[pe.dst].dim)));
 }
 
 namespace {
-
-constexpr uint64_t maxIndex = 0xffffffffull; // 32-bit copy and position indices
 
 /// Structure key: tied edges share their group's rows.
 uint64_t structureKey(const LiftPlan &p, size_t e) {
   const PlanEdge &pe = p.edges[e];
   return pe.group != noGroup ? (1ull << 40) + pe.group : e;
-}
-
-double expectedEdges(const PlanEdge &pe, double nu, double nv) {
-  switch (pe.kind) {
-  case LiftKind::Full: return nu * nv;
-  case LiftKind::Diagonal: return nv;
-  case LiftKind::Degree: return nv * double(pe.degree);
-  case LiftKind::Prob: return nu * nv * pe.prob;
-  }
-  return 0;
-}
-
-/// Floyd's algorithm: `k` distinct values below `n`, sorted, into `out`.
-/// `table` is scratch space for an open-addressing set.
-void sampleDistinct(uint64_t key, uint64_t n, uint64_t k, uint32_t *out,
-                    std::vector<uint64_t> &table) {
-  if (k == n) {
-    std::iota(out, out + k, 0u);
-    return;
-  }
-  size_t cap = 16;
-  while (cap < 2 * k)
-    cap *= 2;
-  table.assign(cap, ~0ull);
-  auto insert = [&](uint64_t x) { // false if present
-    size_t h = size_t(mix64(x)) & (cap - 1);
-    while (table[h] != ~0ull) {
-      if (table[h] == x)
-        return false;
-      h = (h + 1) & (cap - 1);
-    }
-    table[h] = x;
-    return true;
-  };
-  Stream rng(key);
-  size_t m = 0;
-  for (uint64_t t = n - k; t < n; ++t) {
-    uint64_t r = below(rng.next(), t + 1);
-    out[m++] = uint32_t(insert(r) ? r : (insert(t), t));
-  }
-  std::sort(out, out + k);
-}
-
-/// Bernoulli(p) row by geometric skips; calls emit(i) in ascending i.
-template <typename Emit> void sampleBernoulli(uint64_t key, uint64_t n, double p, Emit emit) {
-  if (p >= 1) {
-    for (uint64_t i = 0; i < n; ++i)
-      emit(i);
-    return;
-  }
-  const double logq = std::log1p(-p);
-  Stream rng(key);
-  double pos = -1;
-  for (;;) {
-    double u = 1.0 - uniform01(rng.next()); // (0, 1]
-    pos += std::floor(std::log(u) / logq) + 1;
-    if (pos >= double(n))
-      return;
-    emit(uint64_t(pos));
-  }
 }
 
 /// Parallel counting sort of the forward rows by source copy.
@@ -166,53 +95,16 @@ void transpose(LiftedEdge &le) {
 
 void expandEdge(const LiftPlan &plan, size_t e, LiftedEdge &le) {
   const PlanEdge &pe = plan.edges[e];
-  le.kind = pe.kind;
+  const LiftKindRules &rules = liftKindRules(pe.lift.kind);
+  le.kind = pe.lift.kind;
   le.nu = plan.vertices[pe.src].copies;
   le.nv = plan.vertices[pe.dst].copies;
-  const int64_t nu = le.nu, nv = le.nv;
-  const uint64_t skey = structureKey(plan, e);
-  switch (pe.kind) {
-  case LiftKind::Full:
-    le.count = uint64_t(nu) * nv;
+  le.layout = rules.layout(le.nu, le.nv, pe.lift);
+  if (le.layout.rowLength)
+    le.count = uint64_t(le.nv) * uint64_t(le.layout.rowLength);
+  if (!le.layout.explicitRows)
     return;
-  case LiftKind::Diagonal:
-    le.count = nv;
-    return;
-  case LiftKind::Degree: {
-    const int64_t k = pe.degree;
-    le.degree = k;
-    le.count = uint64_t(nv) * k;
-    le.col.resize(le.count);
-#pragma omp parallel
-    {
-      std::vector<uint64_t> table;
-#pragma omp for schedule(static)
-      for (int64_t j = 0; j < nv; ++j)
-        sampleDistinct(streamKey(plan.seed, skey, j), nu, k, &le.col[uint64_t(j) * k], table);
-    }
-    break;
-  }
-  case LiftKind::Prob: {
-    le.rowPtr.assign(nv + 1, 0);
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < nv; ++j) {
-      uint64_t c = 0;
-      sampleBernoulli(streamKey(plan.seed, skey, j), nu, pe.prob, [&](uint64_t) { ++c; });
-      le.rowPtr[j + 1] = c;
-    }
-    for (int64_t j = 0; j < nv; ++j)
-      le.rowPtr[j + 1] += le.rowPtr[j];
-    le.count = le.rowPtr[nv];
-    le.col.resize(le.count);
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < nv; ++j) {
-      uint32_t *out = le.col.data() + le.rowPtr[j]; // may be the end: rows can be empty
-      sampleBernoulli(streamKey(plan.seed, skey, j), nu, pe.prob,
-                      [&](uint64_t i) { *out++ = uint32_t(i); });
-    }
-    break;
-  }
-  }
+  rules.sample(pe.lift, plan.seed, structureKey(plan, e), le); // sets count if rows vary
   transpose(le);
 }
 
@@ -239,20 +131,21 @@ SizeEstimate estimate(const LiftPlan &plan) {
   std::vector<bool> groupSeen(plan.groupNames.size(), false);
   for (const PlanEdge &pe : plan.edges) {
     const PlanVertex &u = plan.vertices[pe.src], &v = plan.vertices[pe.dst];
-    double edges = expectedEdges(pe, double(u.copies), double(v.copies));
+    const LiftKindRules &rules = liftKindRules(pe.lift.kind);
+    double edges = rules.expectedEdges(double(u.copies), double(v.copies), pe.lift);
     s.liftedEdges += edges;
-    if (pe.kind == LiftKind::Degree || pe.kind == LiftKind::Prob) {
+    RowLayout layout = rules.layout(u.copies, v.copies, pe.lift);
+    if (layout.explicitRows) {
       // forward + transposed indices, row and column pointers
       structure += 12.0 * edges + 8.0 * (double(u.copies) + 1) +
-                   (pe.kind == LiftKind::Prob ? 8.0 * (double(v.copies) + 1) : 0);
+                   (layout.rowLength == 0 ? 8.0 * (double(v.copies) + 1) : 0);
       if (edges * 1.01 > double(maxIndex))
         s.error = "edge '" + u.name + " -> " + v.name + "' has about " + countText(edges) +
                   " lifted edges; an explicit sparse lift supports up to 2^32-1 per base edge";
     }
     if (pe.group != noGroup && !groupSeen[pe.group]) {
       groupSeen[pe.group] = true;
-      double per = pe.map == MapKind::Linear ? double(u.dim) * double(v.dim) : double(v.dim);
-      params += edges * per;
+      params += edges * weightsPerLiftedEdge(pe.map, double(u.dim), double(v.dim));
     }
   }
   if (s.error.empty() && (params > maxValues || s.activations > maxValues))

@@ -1,0 +1,224 @@
+//===- Checkpoint.cpp - the checkpoint format and its atomic file I/O -----===//
+//
+// Format (version 1): "RSLCCKPT", u32 version, the model's identity (its
+// serialized plan and precision), the optimiser state (integrator, step,
+// flow time, step size, moments), the parameters as doubles, and an FNV-1a
+// checksum of everything before it.
+//
+//===----------------------------------------------------------------------===//
+#include "Checkpoint.h"
+
+#include "core/PlanIO.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace rslc::rt {
+
+namespace {
+
+constexpr char magic[8] = {'R', 'S', 'L', 'C', 'C', 'K', 'P', 'T'};
+constexpr uint32_t formatVersion = 1;
+
+uint64_t fnv1a(const std::string &bytes) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : bytes)
+    h = (h ^ c) * 0x100000001b3ull;
+  return h;
+}
+
+/// What identifies the model a checkpoint belongs to.
+std::string identity(const ModelBase &m) {
+  return lift::serializePlan(m.graph().plan) + "\nreal " + std::to_string(m.realBytes());
+}
+
+template <typename V> void put(std::string &out, const V &v) {
+  out.append(reinterpret_cast<const char *>(&v), sizeof v);
+}
+void putVector(std::string &out, const std::vector<double> &v) {
+  put(out, uint64_t(v.size()));
+  out.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(double));
+}
+
+class Reader {
+public:
+  Reader(const std::string &data, const std::string &path) : data(data), path(path) {}
+  template <typename V> V get() {
+    V v;
+    need(sizeof v);
+    std::memcpy(&v, data.data() + pos, sizeof v);
+    pos += sizeof v;
+    return v;
+  }
+  std::vector<double> getVector() {
+    uint64_t n = get<uint64_t>();
+    if (n > UINT64_MAX / sizeof(double)) // a forged length must not wrap around
+      throw Error{RSLC_ERROR_IO, "checkpoint '" + path + "' is corrupted (impossible length)"};
+    need(n * sizeof(double));
+    std::vector<double> v(n);
+    if (n > 0) // an empty vector's data() may be null
+      std::memcpy(v.data(), data.data() + pos, n * sizeof(double));
+    pos += n * sizeof(double);
+    return v;
+  }
+  std::string getString() {
+    uint64_t n = get<uint64_t>();
+    need(n);
+    std::string s = data.substr(pos, n);
+    pos += n;
+    return s;
+  }
+
+private:
+  void need(uint64_t bytes) {
+    if (bytes > data.size() - pos)
+      throw Error{RSLC_ERROR_IO, "checkpoint '" + path + "' is truncated"};
+  }
+  const std::string &data, &path;
+  size_t pos = sizeof magic + 4;
+};
+
+/// Why a loaded optimiser state is unusable, or "". What saveCheckpoint
+/// writes: no moments for the flow integrators or a fresh model (-1), an
+/// optional momentum for SGD, both Adam moments or neither; finite values.
+std::string unusableState(const ModelBase::TrainState &s, const std::vector<double> &theta) {
+  const size_t P = theta.size();
+  if (s.integrator != -1 && !isValidKind<Integrator>(s.integrator))
+    return "unknown integrator " + std::to_string(s.integrator);
+  bool momentum = s.m.empty() || s.m.size() == P;
+  bool moments = s.integrator == RSLC_SGD    ? momentum && s.v.empty()
+                 : s.integrator == RSLC_ADAM ? momentum && s.v.size() == s.m.size()
+                                             : s.m.empty() && s.v.empty();
+  if (!moments)
+    return "optimiser moments of " + std::to_string(s.m.size()) + " and " +
+           std::to_string(s.v.size()) + " values for " + std::to_string(P) + " parameters";
+  if (s.step < 0 || !(s.flowTime >= 0) || !std::isfinite(s.flowTime) || !(s.stepSize >= 0) ||
+      !std::isfinite(s.stepSize))
+    return "negative or non-finite step, flow time or step size";
+  for (double x : theta)
+    if (!std::isfinite(x))
+      return "a parameter is not a finite number";
+  return "";
+}
+
+} // namespace
+
+void saveCheckpoint(const ModelBase &model, const std::string &path) {
+  std::string body;
+  body.append(magic, sizeof magic);
+  put(body, formatVersion);
+  std::string id = identity(model);
+  put(body, uint64_t(id.size()));
+  body += id;
+  const ModelBase::TrainState &s = model.train;
+  put(body, s.integrator);
+  put(body, s.step);
+  put(body, s.flowTime);
+  put(body, s.stepSize);
+  putVector(body, s.m);
+  putVector(body, s.v);
+  std::vector<double> theta;
+  model.paramsToDouble(theta);
+  putVector(body, theta);
+  put(body, fnv1a(body));
+
+  // Write a temporary file beside the target, flush it to disk, rename it
+  // over the target: the old checkpoint survives any failure before that.
+  std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0)
+    throw Error{RSLC_ERROR_IO, "cannot write checkpoint '" + tmp + "': " + std::strerror(errno)};
+  size_t written = 0;
+  while (written < body.size()) {
+    ssize_t w = ::write(fd, body.data() + written, body.size() - written);
+    if (w < 0) {
+      std::string why = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw Error{RSLC_ERROR_IO, "cannot write checkpoint '" + path + "': " + why +
+                         " (the previous checkpoint is unchanged)"};
+    }
+    written += size_t(w);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error{RSLC_ERROR_IO, "cannot write checkpoint '" + path + "': " + why +
+                       " (the previous checkpoint is unchanged)"};
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error{RSLC_ERROR_IO, "cannot replace checkpoint '" + path + "': " + why};
+  }
+  // Make the rename itself durable (a power cut keeps old or new, whole).
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dirFd >= 0) {
+    ::fsync(dirFd);
+    ::close(dirFd);
+  }
+}
+
+void loadCheckpoint(ModelBase &model, const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error{RSLC_ERROR_IO, "cannot read checkpoint '" + path + "': " + std::strerror(errno)};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string data = ss.str();
+  if (data.size() < sizeof magic + 4 + 8 || std::memcmp(data.data(), magic, sizeof magic) != 0)
+    throw Error{RSLC_ERROR_IO, "'" + path + "' is not an rslc checkpoint"};
+  uint64_t stored;
+  std::memcpy(&stored, data.data() + data.size() - 8, 8);
+  if (stored != fnv1a(data.substr(0, data.size() - 8)))
+    throw Error{RSLC_ERROR_IO, "checkpoint '" + path + "' is corrupted (checksum mismatch)"};
+  uint32_t version;
+  std::memcpy(&version, data.data() + sizeof magic, 4);
+  if (version != formatVersion)
+    throw Error{RSLC_ERROR_IO, "checkpoint '" + path + "' has format version " + std::to_string(version) +
+                       "; this library reads version " + std::to_string(formatVersion)};
+  Reader r(data, path);
+  std::string id = r.getString();
+  if (id != identity(model)) {
+    lift::LiftPlan other;
+    std::string err, what = "another model";
+    if (lift::deserializePlan(id.substr(0, id.rfind("\nreal ")), other, err))
+      what = "lift '" + other.lift + "' of '" + other.module + "' (seed " +
+             std::to_string(other.seed) + ")";
+    const lift::LiftPlan &p = model.graph().plan;
+    std::string mine = "lift '" + p.lift + "' of '" + p.module + "' (seed " + std::to_string(p.seed) + ")";
+    if (what == mine)
+      throw Error{RSLC_ERROR_OPTION, "checkpoint '" + path + "' belongs to another build of " + mine +
+                         ": its fiber sizes, lift kinds, dimensions or precision differ"};
+    throw Error{RSLC_ERROR_OPTION, "checkpoint '" + path + "' belongs to " + what + ", not to " + mine};
+  }
+  ModelBase::TrainState s;
+  s.integrator = r.get<int32_t>();
+  s.step = r.get<int64_t>();
+  s.flowTime = r.get<double>();
+  s.stepSize = r.get<double>();
+  s.m = r.getVector();
+  s.v = r.getVector();
+  std::vector<double> theta = r.getVector();
+  if (theta.size() != model.graph().numParams)
+    throw Error{RSLC_ERROR_OPTION, "checkpoint '" + path + "' holds " + std::to_string(theta.size()) +
+                       " parameters; the model has " + std::to_string(model.graph().numParams)};
+  // The checksum catches damage, not a forged or buggy writer: refuse a
+  // state the integrators could not use (an Adam moment of the wrong length
+  // would be read out of bounds) before changing the model.
+  if (std::string why = unusableState(s, theta); !why.empty())
+    throw Error{RSLC_ERROR_IO, "checkpoint '" + path + "' is corrupted (" + why + ")"};
+  model.paramsFromDouble(theta);
+  model.train = std::move(s);
+}
+
+
+} // namespace rslc::rt
