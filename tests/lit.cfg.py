@@ -37,6 +37,14 @@ else:
 for tool in ("gradcheck", "abicheck"):
     config.substitutions.append(("%" + tool, os.path.join(config.rslc_bin_dir, tool)))
 config.substitutions.append(("%train", os.path.join(config.rslc_bin_dir, "rslc-train")))
+config.substitutions.append(("%bindir", config.rslc_bin_dir))
+# Tests whose kernels target x86-64-v3 (AVX2, FMA) run where the CPU has it.
+try:
+    flags = set(next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split())
+    if {"avx2", "fma", "bmi2", "movbe", "f16c"} <= flags:
+        config.available_features.add("x86-64-v3")
+except (OSError, StopIteration):
+    pass
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.rslc_bin_dir, config.environment.get("PATH", "")])
 

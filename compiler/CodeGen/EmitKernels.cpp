@@ -418,6 +418,12 @@ private:
       y = b.CreateSelect(pos, z, fmul(fp(0.01), z)), d = b.CreateSelect(pos, fp(1), fp(0.01));
       break;
     }
+    case Activation::Relu32: {
+      Value *inside = b.CreateAnd(b.CreateFCmpOGT(z, fp(0)), b.CreateFCmpOLT(z, fp(32)));
+      y = b.CreateSelect(b.CreateFCmpOGT(z, fp(0)), b.CreateSelect(inside, z, fp(32)), fp(0));
+      d = b.CreateSelect(inside, fp(1), fp(0));
+      break;
+    }
     case Activation::Tanh: {
       // tanh z = 1 - 2 / (exp(2z) + 1), exact at both tails
       Value *e2 = call(Intrinsic::exp, {fmul(fp(2), z)});

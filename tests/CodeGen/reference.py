@@ -72,6 +72,7 @@ ACTIVATIONS = {
     "identity": lambda z: z,
     "relu": lambda z: np.maximum(z, 0),
     "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "relu32": lambda z: np.clip(z, 0, 32),
     "tanh": np.tanh,
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
     "gelu": lambda z: 0.5 * z * (1 + erf(z / math.sqrt(2))),
@@ -97,7 +98,7 @@ def parse_module(text, name):
     return vertices, edges
 
 
-def identity_reference(lib_path, checked_path, module):
+def identity_reference(lib_path, checked_path, module, scale=1.0):
     vertices, edges = parse_module(open(checked_path).read(), module)
     vmap = {v["name"]: v for v in vertices}
     model = Model(lib_path)
@@ -122,7 +123,7 @@ def identity_reference(lib_path, checked_path, module):
     assert offset == len(params), (offset, len(params))
 
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (7, model.nin)).astype(np.float32)
+    x = (scale * rng.uniform(-1, 1, (7, model.nin))).astype(np.float32)
     values, col = {}, 0
     for v in vertices:
         if v["role"] == "input":
@@ -144,7 +145,8 @@ def identity_reference(lib_path, checked_path, module):
         values[v["name"]] = ACTIVATIONS[v["act"]](z)
         pending.remove(v)
     ref = np.concatenate([values[v["name"]] for v in vertices if v["role"] == "output"], axis=1)
-    check(f"identity lift of {module} = base network", model.forward(x), ref)
+    check(f"identity lift of {module} = base network" + (f" (inputs x {scale:g})" if scale != 1 else ""),
+          model.forward(x), ref)
 
 
 def mlp_reference(lib_path, n):
@@ -180,7 +182,7 @@ def mlp_reference(lib_path, n):
 
 
 if sys.argv[1] == "identity":
-    identity_reference(sys.argv[2], sys.argv[3], sys.argv[4])
+    identity_reference(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 1.0)
 else:
     mlp_reference(sys.argv[2], int(sys.argv[3]))
 print(f"{passed} passed, {failed} failed")
