@@ -14,9 +14,10 @@ std::string planProblem(const LiftPlan &plan) {
       return "an edge's end is out of range";
     const PlanVertex &u = plan.vertices[e.src], &v = plan.vertices[e.dst];
     const LiftKindRules &rules = liftKindRules(e.lift.kind);
+    const EdgeFibers f = edgeFibers(plan, e);
     std::string why = rules.checkParam(e.lift);
     if (why.empty())
-      why = rules.check(u.copies, v.copies, e.lift, "'" + u.name + " -> " + v.name + "'", u.name);
+      why = rules.check(f.nu, f.nv, e.lift, "'" + u.name + " -> " + v.name + "'", u.name);
     if (!why.empty())
       return why;
   }
@@ -24,7 +25,7 @@ std::string planProblem(const LiftPlan &plan) {
 }
 } // namespace
 
-LiftedGraph buildLifted(const LiftPlan &plan, const BuildLimits &limits) {
+SizeEstimate checkPlan(const LiftPlan &plan, const BuildLimits &limits) {
   SizeEstimate size = estimate(plan);
   using Kind = BuildError::Kind;
   if (limits.maxBytes > 0 && size.bytes() > limits.maxBytes)
@@ -35,10 +36,16 @@ LiftedGraph buildLifted(const LiftPlan &plan, const BuildLimits &limits) {
     throw BuildError(Kind::OverEdgeLimit, "the lift has more lifted edges than allowed", size);
   if (std::string why = planProblem(plan); !why.empty())
     throw BuildError(Kind::Invalid, "invalid plan: " + why, size);
+  return size;
+}
+
+LiftedGraph buildLifted(const LiftPlan &plan, const BuildLimits &limits) {
+  SizeEstimate size = checkPlan(plan, limits);
   LiftedGraph graph = expand(plan);
   std::vector<std::string> problems = verify(graph);
   if (!problems.empty())
-    throw BuildError(Kind::Invalid, "lifted graph fails verification: " + problems.front(), size);
+    throw BuildError(BuildError::Kind::Invalid,
+                     "lifted graph fails verification: " + problems.front(), size);
   return graph;
 }
 

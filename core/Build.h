@@ -34,7 +34,12 @@ struct BuildError : std::runtime_error {
   SizeEstimate size;
 };
 
-/// Estimates, checks the limits, expands and verifies; throws BuildError.
+/// Estimates and checks the limits and the plan, without expanding (what a
+/// code generator needs: the kernels do not depend on the lifted edges);
+/// throws BuildError.
+SizeEstimate checkPlan(const LiftPlan &plan, const BuildLimits &limits = {});
+
+/// checkPlan, then expands and verifies; throws BuildError.
 LiftedGraph buildLifted(const LiftPlan &plan, const BuildLimits &limits = {});
 
 } // namespace rslc::lift

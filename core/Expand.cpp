@@ -37,9 +37,8 @@ uint64_t LiftedGraph::structureBytes() const {
 }
 
 uint64_t LiftedGraph::weightsPerEdge(size_t e) const {
-  const PlanEdge &pe = plan.edges[e];
-  return uint64_t(weightsPerLiftedEdge(pe.map, double(plan.vertices[pe.src].dim),
-                                       double(plan.vertices[pe.dst].dim)));
+  const EdgeFibers f = edgeFibers(plan, plan.edges[e]);
+  return uint64_t(weightsPerLiftedEdge(plan.edges[e].map, double(f.du), double(f.dv)));
 }
 
 namespace {
@@ -97,8 +96,9 @@ void expandEdge(const LiftPlan &plan, size_t e, LiftedEdge &le) {
   const PlanEdge &pe = plan.edges[e];
   const LiftKindRules &rules = liftKindRules(pe.lift.kind);
   le.kind = pe.lift.kind;
-  le.nu = plan.vertices[pe.src].copies;
-  le.nv = plan.vertices[pe.dst].copies;
+  const EdgeFibers f = edgeFibers(plan, pe);
+  le.nu = f.nu;
+  le.nv = f.nv;
   le.layout = rules.layout(le.nu, le.nv, pe.lift);
   if (le.layout.rowLength)
     le.count = uint64_t(le.nv) * uint64_t(le.layout.rowLength);
@@ -132,20 +132,21 @@ SizeEstimate estimate(const LiftPlan &plan) {
   for (const PlanEdge &pe : plan.edges) {
     const PlanVertex &u = plan.vertices[pe.src], &v = plan.vertices[pe.dst];
     const LiftKindRules &rules = liftKindRules(pe.lift.kind);
-    double edges = rules.expectedEdges(double(u.copies), double(v.copies), pe.lift);
+    const EdgeFibers f = edgeFibers(plan, pe);
+    double edges = rules.expectedEdges(double(f.nu), double(f.nv), pe.lift);
     s.liftedEdges += edges;
-    RowLayout layout = rules.layout(u.copies, v.copies, pe.lift);
+    RowLayout layout = rules.layout(f.nu, f.nv, pe.lift);
     if (layout.explicitRows) {
       // forward + transposed indices, row and column pointers
-      structure += 12.0 * edges + 8.0 * (double(u.copies) + 1) +
-                   (layout.rowLength == 0 ? 8.0 * (double(v.copies) + 1) : 0);
+      structure += 12.0 * edges + 8.0 * (double(f.nu) + 1) +
+                   (layout.rowLength == 0 ? 8.0 * (double(f.nv) + 1) : 0);
       if (edges * 1.01 > double(maxIndex))
         s.error = "edge '" + u.name + " -> " + v.name + "' has about " + countText(edges) +
                   " lifted edges; an explicit sparse lift supports up to 2^32-1 per base edge";
     }
     if (pe.group != noGroup && !groupSeen[pe.group]) {
       groupSeen[pe.group] = true;
-      params += edges * weightsPerLiftedEdge(pe.map, double(u.dim), double(v.dim));
+      params += edges * weightsPerLiftedEdge(pe.map, double(f.du), double(f.dv));
     }
   }
   if (s.error.empty() && (params > maxValues || s.activations > maxValues))
@@ -154,6 +155,25 @@ SizeEstimate estimate(const LiftPlan &plan) {
   s.structureBytes = structure;
   s.parameters = params;
   return s;
+}
+
+uint64_t countParameters(const LiftPlan &plan) {
+  uint64_t params = 0;
+  std::vector<bool> counted(plan.groupNames.size(), false);
+  for (size_t e = 0; e < plan.edges.size(); ++e) {
+    const PlanEdge &pe = plan.edges[e];
+    if (pe.group == noGroup || counted[pe.group])
+      continue;
+    counted[pe.group] = true;
+    const EdgeFibers f = edgeFibers(plan, pe);
+    uint64_t edges = liftKindRules(pe.lift.kind)
+                         .countEdges(f.nu, f.nv, pe.lift, plan.seed, structureKey(plan, e));
+    params += edges * uint64_t(weightsPerLiftedEdge(pe.map, double(f.du), double(f.dv)));
+  }
+  for (const PlanVertex &v : plan.vertices)
+    if (v.bias)
+      params += uint64_t(v.copies) * uint64_t(v.dim);
+  return params;
 }
 
 LiftedGraph expand(const LiftPlan &plan) {

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "EdgeMaps.h"
+#include "LiftKinds.h"
 #include "LiftedGraph.h"
 #include "Random.h"
 
@@ -24,7 +25,7 @@ std::vector<std::vector<double>> fanIns(const LiftedGraph &g) {
     fan[v].assign(p.vertices[v].copies, 0.0);
   for (size_t e = 0; e < p.edges.size(); ++e) {
     const PlanEdge &pe = p.edges[e];
-    double per = fanInPerLiftedEdge(pe.map, double(p.vertices[pe.src].dim));
+    double per = fanInPerLiftedEdge(pe.map, double(edgeFibers(p, pe).du));
     if (per == 0)
       continue;
     const LiftedEdge &le = g.edges[e];

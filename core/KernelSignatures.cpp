@@ -42,14 +42,14 @@ KernelSignatures kernelSignatures(const LiftPlan &plan) {
   std::unordered_map<EdgeSignature, uint32_t, EdgeHash> edgeSeen;
   std::unordered_map<VertexSignature, uint32_t, VertexHash> vertexSeen;
   for (const PlanEdge &pe : plan.edges) {
-    const PlanVertex &u = plan.vertices[pe.src], &v = plan.vertices[pe.dst];
+    const EdgeFibers f = edgeFibers(plan, pe);
     EdgeSignature sig;
     sig.map = pe.map;
-    sig.du = u.dim;
-    sig.dv = v.dim;
-    sig.layout = liftKindRules(pe.lift.kind).layout(u.copies, v.copies, pe.lift);
+    sig.du = f.du;
+    sig.dv = f.dv;
+    sig.layout = liftKindRules(pe.lift.kind).layout(f.nu, f.nv, pe.lift);
     if (!sig.layout.explicitRows && sig.layout.stride == 0)
-      sig.targetCopies = v.copies;
+      sig.targetCopies = f.nv;
     k.edgeKernel.push_back(number(sig, k.edges, edgeSeen));
   }
   for (const PlanVertex &v : plan.vertices)

@@ -107,6 +107,7 @@ class Degree final : public LiftKindRules {
   RowLayout layout(int64_t, int64_t, const LiftSetting &s) const override {
     return {true, s.degree, 0};
   }
+  bool drawsSources() const override { return true; }
   void sample(const LiftSetting &s, uint64_t seed, uint64_t key, LiftedEdge &le) const override {
     const int64_t k = s.degree, nv = le.nv;
     le.col.resize(le.count);
@@ -142,6 +143,15 @@ class Prob final : public LiftKindRules {
     return nu * nv * s.prob;
   }
   RowLayout layout(int64_t, int64_t, const LiftSetting &) const override { return {true, 0, 0}; }
+  bool drawsSources() const override { return true; }
+  uint64_t countEdges(int64_t nu, int64_t nv, const LiftSetting &s, uint64_t seed,
+                      uint64_t key) const override {
+    uint64_t total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+    for (int64_t j = 0; j < nv; ++j)
+      sampleBernoulli(streamKey(seed, key, j), nu, s.prob, [&](uint64_t) { ++total; });
+    return total;
+  }
   void sample(const LiftSetting &s, uint64_t seed, uint64_t key, LiftedEdge &le) const override {
     const int64_t nu = le.nu, nv = le.nv;
     le.rowPtr.assign(nv + 1, 0);
@@ -192,6 +202,20 @@ const LiftKindRules &liftKindRules(LiftKind kind) {
   case LiftKind::Diagonal: return diagonal;
   }
   return full; // unreachable: kinds are checked where they are read
+}
+
+bool readsComponents(Role sourceRole, int64_t sourceCopies, int64_t sourceDim, MapKind map,
+                     const LiftSetting &s) {
+  return sourceRole == Role::Input && sourceCopies == 1 && sourceDim > 1 &&
+         map == MapKind::Linear && liftKindRules(s.kind).drawsSources();
+}
+
+EdgeFibers edgeFibers(const LiftPlan &plan, const PlanEdge &e) {
+  const PlanVertex &u = plan.vertices[e.src], &v = plan.vertices[e.dst];
+  EdgeFibers f{u.copies, u.dim, v.copies, v.dim, false};
+  if (readsComponents(u.role, u.copies, u.dim, e.map, e.lift))
+    f.nu = u.dim, f.du = 1, f.sourceComponents = true;
+  return f;
 }
 
 std::string liftSettingText(const LiftSetting &s) {

@@ -29,10 +29,22 @@ public:
   virtual double expectedEdges(double nu, double nv, const LiftSetting &s) const = 0;
   /// The rows' layout between fibers of nu and nv copies.
   virtual RowLayout layout(int64_t nu, int64_t nv, const LiftSetting &s) const = 0;
+  /// The exact number of lifted edges the rows drawn from (seed, key) hold:
+  /// nv * rowLength for fixed rows; kinds with rows of random length count
+  /// them (without storing them).
+  virtual uint64_t countEdges(int64_t nu, int64_t nv, const LiftSetting &s, uint64_t seed,
+                              uint64_t key) const {
+    return uint64_t(nv) * uint64_t(layout(nu, nv, s).rowLength);
+  }
   /// Explicit layouts: draws the rows into le.col (and le.rowPtr when rows
   /// vary), row j from the stream streamKey(seed, key, j), so rows can be
   /// drawn in any order and on any number of threads.
   virtual void sample(const LiftSetting &s, uint64_t seed, uint64_t key, LiftedEdge &le) const {}
+
+  /// Whether the kind draws each target copy's sources at random (rather
+  /// than taking a fixed pattern): such kinds may read the components of an
+  /// unlifted input as copies (see readsComponents).
+  virtual bool drawsSources() const { return false; }
 
   /// Sets the parameter from a blueprint's number (`integer` if isInteger,
   /// else `real`); an error message if the value is not allowed. Kinds
@@ -48,6 +60,22 @@ public:
 };
 
 const LiftKindRules &liftKindRules(LiftKind kind);
+
+/// True when an edge's lift reads the components of its source as copies
+/// of dimension 1: the source is an unlifted input of dimension > 1, the map
+/// linear and the lift kind draws sources. So `edges x -> h: sparse(degree =
+/// K)` from `input x: 784` gives each copy of h K of x's 784 components (a
+/// sparse input layer); the activation buffer [1][784][batch] is the same
+/// memory as [784][1][batch].
+bool readsComponents(Role sourceRole, int64_t sourceCopies, int64_t sourceDim, MapKind map,
+                     const LiftSetting &s);
+
+/// How an edge's lift sees its ends: fiber sizes and dimensions.
+struct EdgeFibers {
+  int64_t nu = 1, du = 1, nv = 1, dv = 1;
+  bool sourceComponents = false; ///< readsComponents
+};
+EdgeFibers edgeFibers(const LiftPlan &plan, const PlanEdge &e);
 
 /// A lift setting as a blueprint writes it: `full`, `sparse(degree = 8)`.
 std::string liftSettingText(const LiftSetting &s);

@@ -118,6 +118,10 @@ SizeEstimate estimate(const LiftPlan &plan);
 /// A count for messages: exact below 9e18, else like "1.23e+37".
 std::string countText(double x);
 
+/// The exact number of parameters of the lifted graph expand(plan) builds,
+/// without building it (rows of random length are counted).
+uint64_t countParameters(const LiftPlan &plan);
+
 /// Builds the lifted graph (OpenMP-parallel; the result does not depend on
 /// the thread count). The plan must come from a checked blueprint (or pass
 /// Build.h's checks).

@@ -60,7 +60,8 @@ private:
   void edge(size_t e) {
     const LiftedEdge &le = g.edges[e];
     const PlanEdge &pe = p.edges[e];
-    const int64_t nu = p.vertices[pe.src].copies, nv = p.vertices[pe.dst].copies;
+    const EdgeFibers f = edgeFibers(p, pe);
+    const int64_t nu = f.nu, nv = f.nv;
     if (le.kind != pe.lift.kind || le.nu != nu || le.nv != nv) {
       fail(name(e) + ": lifted between fibers of the wrong size or kind (pi is not a "
                      "homomorphism onto this edge)");

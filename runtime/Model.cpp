@@ -58,6 +58,7 @@ bool fewRows(int64_t rows) {
 struct Task {
   uint32_t item;
   int64_t r0, r1, b0, b1;
+  bool weightGrad = false;
 };
 
 /// Tasks covering rows [0, rows) x columns [0, batch) of `item`: chunks of
@@ -71,17 +72,19 @@ void addTasks(uint32_t item, int64_t rows, int64_t batch, bool splitColumns,
 }
 
 /// The tasks of one level of a pass: first the edge tasks (all of them),
-/// then the vertex tasks (activations).
+/// then the vertex tasks (activations). Backward, the edge tasks also hold
+/// the weight gradients of the groups whose last dZ the level before made.
 struct Level {
   std::vector<unsigned> vertices;
   std::vector<Task> edgeTasks, vertexTasks;
 };
 
-/// Runs body(task) for every task, split over the team (inside a parallel
-/// region) with a static schedule; ends with the team's barrier.
+/// Runs body(task) for every task, dealt round-robin over the team (inside a
+/// parallel region: tasks of different kinds and sizes interleave); ends
+/// with the team's barrier.
 template <typename Body> void forTasks(const std::vector<Task> &tasks, Body body) {
   const int64_t n = int64_t(tasks.size());
-#pragma omp for schedule(static)
+#pragma omp for schedule(static, 1)
   for (int64_t t = 0; t < n; ++t)
     body(tasks[t]);
 }
@@ -183,12 +186,14 @@ public:
     {
       for (const Level &level : backwardLevels) {
         forTasks(level.edgeTasks, [&](const Task &t) {
-          if (p.vertices[t.item].role != Role::Input || dx)
+          if (t.weightGrad)
+            sumWeightGrads(t);
+          else if (p.vertices[t.item].role != Role::Input || dx)
             sumOutEdges(t);
         });
         forTasks(level.vertexTasks, [&](const Task &t) { activationBackward(t); });
       }
-      forTasks(weightGradTasks, [&](const Task &t) { sumWeightGrads(t); });
+      forTasks(lastWeightGradTasks, [&](const Task &t) { sumWeightGrads(t); });
     }
     if (!dx)
       return;
@@ -341,7 +346,7 @@ private:
     // in-edges in order. Out-edges and weight groups are summed in it.
     outEdges.assign(V, {});
     groupEdges.assign(p.groupNames.size(), {});
-    std::vector<size_t> height(V, 0);
+    height.assign(V, 0);
     for (auto it = order.rbegin(); it != order.rend(); ++it)
       for (size_t e : inEdges[*it]) {
         const PlanEdge &pe = p.edges[e];
@@ -377,26 +382,41 @@ private:
       level.edgeTasks.clear(), level.vertexTasks.clear();
       for (unsigned v : level.vertices) {
         int64_t rows = p.vertices[v].copies;
+        if (p.vertices[v].role == Role::Input) {
+          // Out-edges may read an input as one copy or as its components
+          // (readsComponents): its tasks split the batch only, and each
+          // edge covers every row of its own view (r1 = 0).
+          for (int64_t b = 0; b < batch && !outEdges[v].empty(); b += batchChunk)
+            level.edgeTasks.push_back({v, 0, 0, b, std::min(batch, b + batchChunk)});
+          continue;
+        }
         if (!outEdges[v].empty())
           addTasks(v, rows, batch, fewRows(rows), level.edgeTasks);
-        if (p.vertices[v].role != Role::Input)
-          addTasks(v, rows, batch, false, level.vertexTasks);
+        addTasks(v, rows, batch, false, level.vertexTasks);
       }
     }
     // Weight gradients: by rows, or by positions when rows are few; tied
     // edges have the same structure, so one split serves the whole group.
-    weightGradTasks.clear();
+    // A group's tasks run with the edge tasks of the level after the one
+    // that makes the last dZ it needs, while that dZ is in cache.
+    lastWeightGradTasks.clear();
     for (uint32_t grp = 0; grp < groupEdges.size(); ++grp) {
       if (groupEdges[grp].empty())
         continue;
+      size_t ready = 0;
+      for (size_t e : groupEdges[grp])
+        ready = std::max(ready, height[p.edges[e].dst]);
+      std::vector<Task> &tasks = ready + 1 < backwardLevels.size()
+                                     ? backwardLevels[ready + 1].edgeTasks
+                                     : lastWeightGradTasks;
       const LiftedEdge &le = g.edges[groupEdges[grp].front()];
       int64_t count = int64_t(le.count);
       if (!fewRows(le.nv)) {
         for (int64_t r = 0; r < le.nv; r += rowChunk)
-          weightGradTasks.push_back({grp, r, std::min(le.nv, r + rowChunk), 0, count});
+          tasks.push_back({grp, r, std::min(le.nv, r + rowChunk), 0, count, true});
       } else {
         for (int64_t q = 0; q < count; q += positionChunk)
-          weightGradTasks.push_back({grp, 0, le.nv, q, std::min(count, q + positionChunk)});
+          tasks.push_back({grp, 0, le.nv, q, std::min(count, q + positionChunk), true});
       }
       for (size_t e : groupEdges[grp])
         backwardWork += 2 * edgeWork(e);
@@ -437,13 +457,15 @@ private:
       }
   }
 
-  /// dY[u] (rows r0..r1, columns b0..b1) += the out-edges' data gradients.
+  /// dY[u] (rows r0..r1, or every row of each edge's view if r1 = 0;
+  /// columns b0..b1) += the out-edges' data gradients.
   void sumOutEdges(const Task &t) {
     const unsigned u = t.item;
     for (size_t e : outEdges[u]) {
       const LiftedEdge &le = g.edges[e];
       edgeKernels[e].dataGrad(weights(e, params), edgeGradient(e), dY[u].data(), le.tPtr.data(),
-                              le.tRow.data(), le.tPos.data(), t.r0, t.r1, t.b0, t.b1, batch);
+                              le.tRow.data(), le.tPos.data(), t.r0, t.r1 ? t.r1 : le.nu, t.b0,
+                              t.b1, batch);
     }
   }
 
@@ -559,7 +581,8 @@ private:
   std::vector<VertexKernels> vertexKernels;
   std::vector<std::vector<size_t>> inEdges, outEdges, groupEdges;
   std::vector<Level> forwardLevels, backwardLevels;
-  std::vector<Task> weightGradTasks;
+  std::vector<Task> lastWeightGradTasks;
+  std::vector<size_t> height; ///< per vertex: its backward level
   int64_t forwardWork = 0, backwardWork = 0;
   int64_t batch = 0;
   bool haveForward = false;

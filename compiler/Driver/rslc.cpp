@@ -213,9 +213,9 @@ int reportBuildError(const lift::BuildError &e, const LiftSpec &spec,
 }
 
 /// Kernels -> optimised module -> object -> shared library, and the header.
-int generate(const lift::LiftedGraph &lifted, SourceMgr &sm, DiagEngine &diags) {
-  const lift::LiftPlan &plan = lifted.plan;
-  std::string header = codegen::emitHeader(plan, lifted.numParams, precision, inputFile);
+int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
+  std::string header =
+      codegen::emitHeader(plan, lift::countParameters(plan), precision, inputFile);
   if (emit == Emit::Header)
     return writeOutput([&](raw_ostream &os) { os << header; });
   if (optLevel > 3) {
@@ -330,18 +330,20 @@ int run(SourceMgr &sm, DiagEngine &diags) {
                                        : double(availableMemory());
   if (printEdges)
     limits.maxLiftedEdges = double(lift::maxListedEdges);
-  lift::LiftedGraph lifted;
   try {
-    lifted = lift::buildLifted(plan, limits);
+    if (emit != Emit::Lifted && emit != Emit::Dot) {
+      // The kernels depend on the plan, not on the lifted edges, which each
+      // library rebuilds from its seed: check the plan, do not expand it.
+      lift::checkPlan(plan, limits);
+      return generate(plan, sm, diags);
+    }
+    lift::LiftedGraph lifted = lift::buildLifted(plan, limits);
+    if (emit == Emit::Lifted)
+      return writeOutput([&](raw_ostream &os) { lift::printSummary(lifted, printEdges, os); });
+    return writeOutput([&](raw_ostream &os) { lift::printDot(lifted, os); });
   } catch (const lift::BuildError &e) {
     return reportBuildError(e, *spec, limits, diags);
   }
-  if (emit == Emit::Lifted)
-    return writeOutput([&](raw_ostream &os) { lift::printSummary(lifted, printEdges, os); });
-  if (emit == Emit::Dot)
-    return writeOutput([&](raw_ostream &os) { lift::printDot(lifted, os); });
-
-  return generate(lifted, sm, diags);
 }
 
 } // namespace

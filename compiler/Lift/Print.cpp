@@ -75,7 +75,9 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
     for (int64_t i = 0; i < le.nu; ++i)
       out.add(le.outDegree(i), le.nu);
     os << "edge " << p.vertices[pe.src].name << " -> " << p.vertices[pe.dst].name << ": "
-       << keyword(pe.map) << ", " << lift::liftSettingText(pe.lift) << ", " << le.count << " lifted edges";
+       << keyword(pe.map) << ", " << lift::liftSettingText(pe.lift)
+       << (edgeFibers(p, pe).sourceComponents ? " of the input's components" : "") << ", "
+       << le.count << " lifted edges";
     printStats(os, "in-degree", in);
     printStats(os, "out-degree", out);
     if (pe.group != noGroup) {

@@ -12,6 +12,8 @@
 
 #include "llvm/ADT/StringSet.h"
 
+#include <algorithm>
+
 using namespace llvm;
 using namespace rslc::ast;
 
@@ -146,14 +148,24 @@ private:
            dsts = ev.resolveVertices(s.chain[k + 1], scope, g);
       if (!srcs || !dsts)
         continue;
-      size_t found = 0;
-      for (unsigned u : *srcs)
-        for (unsigned v : *dsts)
-          if (auto e = g.findEdge(u, v)) {
-            edges.push_back(*e);
-            ++found;
-          }
-      if (!found)
+      size_t before = edges.size();
+      if (double(srcs->size()) * double(dsts->size()) <= 256) {
+        for (unsigned u : *srcs)
+          for (unsigned v : *dsts)
+            if (auto e = g.findEdge(u, v))
+              edges.push_back(*e);
+      } else {
+        // Large lists (`h[1..L] -> h[1..L]`): walk the sources' out-edges,
+        // in time linear in those edges, not in |sources| x |targets|.
+        std::vector<unsigned> targets = *dsts;
+        std::sort(targets.begin(), targets.end());
+        const std::vector<std::vector<unsigned>> &outOf = outEdges(g);
+        for (unsigned u : *srcs)
+          for (unsigned e : outOf[u])
+            if (std::binary_search(targets.begin(), targets.end(), g.edges[e].dst))
+              edges.push_back(e);
+      }
+      if (edges.size() == before)
         diags.error(s.chain[k + 1].front().loc,
                     "no edge of module '" + g.name + "' goes from '" +
                         g.vertices[srcs->front()].name + "'" +
@@ -162,6 +174,17 @@ private:
                         (dsts->size() > 1 ? " (or the rest of that list)" : ""));
     }
     return edges;
+  }
+
+  /// Out-edges per vertex of the lift's module, built on first use.
+  const std::vector<std::vector<unsigned>> &outEdges(const BaseGraph &g) {
+    if (adjacencyOf != &g) {
+      adjacency.assign(g.vertices.size(), {});
+      for (unsigned e = 0; e < g.edges.size(); ++e)
+        adjacency[g.edges[e].src].push_back(e);
+      adjacencyOf = &g;
+    }
+    return adjacency;
   }
 
   /// Named arguments of a call; reports unknown, duplicate and positional ones.
@@ -291,10 +314,15 @@ private:
     for (unsigned e = 0; e < g.edges.size(); ++e) {
       const BaseEdge &be = g.edges[e];
       const EdgeLift &k = spec.edges[e];
-      const std::string &u = g.vertices[be.src].name, &v = g.vertices[be.dst].name;
+      const BaseVertex &src = g.vertices[be.src];
+      const std::string &u = src.name, &v = g.vertices[be.dst].name;
+      // A sparse lift from an unlifted input reads its components as copies.
+      int64_t nu = lift::readsComponents(src.role, spec.copies[be.src], src.dim, be.map, k.setting)
+                       ? src.dim
+                       : spec.copies[be.src];
       std::string why = lift::liftKindRules(k.setting.kind)
-                            .check(spec.copies[be.src], spec.copies[be.dst], k.setting,
-                                   "'" + u + " -> " + v + "'", u);
+                            .check(nu, spec.copies[be.dst], k.setting, "'" + u + " -> " + v + "'",
+                                   u);
       if (!why.empty())
         diags.error(k.loc, why);
     }
@@ -344,6 +372,8 @@ private:
   StringMap<SMLoc> names, settings;
   std::vector<SMLoc> sizeLoc;
   std::vector<bool> explicitEdge;
+  const BaseGraph *adjacencyOf = nullptr; ///< whose out-edges `adjacency` holds
+  std::vector<std::vector<unsigned>> adjacency;
 };
 
 } // namespace
