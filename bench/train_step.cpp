@@ -1,11 +1,13 @@
 //===- train_step.cpp - time one training step of a generated library -----===//
 //
-//   bench_train_step MODEL.so [BATCH=256] [REPS=20] [mse|ce]
+//   bench_train_step MODEL.so [BATCH=256] [REPS=20] [mse|ce] [all|grad]
 //
 // Prints, in ms (median of REPS after a warm-up): inference (rslc_forward),
 // loss and gradient (rslc_loss_and_grad), and one full SGD step inside
 // rslc_train (forward, backward, parameter update), plus lifted edges x
-// samples per second for the step, and the peak resident memory.
+// samples per second for the step, and the peak resident memory. With
+// `grad`, only loss and gradient (forward and backward, no trainer): for
+// profiling the kernels and their orchestration.
 // Threads: OMP_NUM_THREADS.
 //
 //===----------------------------------------------------------------------===//
@@ -52,6 +54,7 @@ int main(int argc, char **argv) {
   int64_t batch = argc > 2 ? std::atoll(argv[2]) : 256;
   int reps = argc > 3 ? std::atoi(argv[3]) : 20;
   bool ce = argc > 4 && std::string(argv[4]) == "ce";
+  bool gradOnly = argc > 5 && std::string(argv[5]) == "grad";
   if (api.real_size() != 4 || batch <= 0 || reps <= 0) {
     std::fprintf(stderr, "bench_train_step: needs a float model, BATCH > 0, REPS > 0\n");
     return 2;
@@ -68,12 +71,18 @@ int main(int argc, char **argv) {
     y[i] = ce ? float(rng() % nout) : normal(rng);
   rslc_loss loss = ce ? RSLC_LOSS_CROSS_ENTROPY : RSLC_LOSS_MSE;
 
-  double fwd = medianMs(reps, [&] { require(api.forward(m, x.data(), batch, out.data()), api, m); });
   double L = 0;
-  double grad = medianMs(reps, [&] {
+  auto lossAndGrad = [&] {
     require(api.zero_grads(m), api, m);
     require(api.loss_and_grad(m, x.data(), y.data(), batch, loss, &L), api, m);
-  });
+  };
+  if (gradOnly) {
+    std::printf("  loss+gradient  %9.3f ms\n", medianMs(reps, lossAndGrad));
+    api.destroy(m);
+    return 0;
+  }
+  double fwd = medianMs(reps, [&] { require(api.forward(m, x.data(), batch, out.data()), api, m); });
+  double grad = medianMs(reps, lossAndGrad);
   rslc_train_options o;
   api.default_train_options(&o);
   o.integrator = RSLC_SGD, o.momentum = 0, o.loss = loss;

@@ -59,16 +59,21 @@ struct Task {
   uint32_t item;
   int64_t r0, r1, b0, b1;
   bool weightGrad = false;
+  /// The task covers whole rows (every batch column): it also runs the
+  /// vertex's activation on them (forward or backward), saving a pass and
+  /// a barrier.
+  bool thenActivate = false;
 };
 
 /// Tasks covering rows [0, rows) x columns [0, batch) of `item`: chunks of
-/// rows, and of columns too when `splitColumns`.
+/// rows, and of columns too when `splitColumns` (else they activate too).
 void addTasks(uint32_t item, int64_t rows, int64_t batch, bool splitColumns,
               std::vector<Task> &out) {
   int64_t columnChunk = splitColumns ? batchChunk : std::max<int64_t>(batch, 1);
   for (int64_t r = 0; r < rows; r += rowChunk)
     for (int64_t c = 0; c < batch; c += columnChunk)
-      out.push_back({item, r, std::min(rows, r + rowChunk), c, std::min(batch, c + columnChunk)});
+      out.push_back({item, r, std::min(rows, r + rowChunk), c, std::min(batch, c + columnChunk),
+                     false, !splitColumns});
 }
 
 /// The tasks of one level of a pass: first the edge tasks (all of them),
@@ -81,9 +86,12 @@ struct Level {
 
 /// Runs body(task) for every task, dealt round-robin over the team (inside a
 /// parallel region: tasks of different kinds and sizes interleave); ends
-/// with the team's barrier.
+/// with the team's barrier, unless there is no task (every thread sees the
+/// same list).
 template <typename Body> void forTasks(const std::vector<Task> &tasks, Body body) {
   const int64_t n = int64_t(tasks.size());
+  if (n == 0)
+    return;
 #pragma omp for schedule(static, 1)
   for (int64_t t = 0; t < n; ++t)
     body(tasks[t]);
@@ -138,11 +146,12 @@ public:
     }
 #pragma omp parallel if (forwardWork >= minParallelWork)
     for (const Level &level : forwardLevels) {
-      forTasks(level.edgeTasks, [&](const Task &t) { sumInEdges(t); });
-      forTasks(level.vertexTasks, [&](const Task &t) {
-        vertexKernels[t.item].forward(Z[t.item].data(), bias(t.item, params), Y[t.item].data(),
-                                      t.r0, t.r1, batch);
+      forTasks(level.edgeTasks, [&](const Task &t) {
+        sumInEdges(t);
+        if (t.thenActivate)
+          activationForward(t);
       });
+      forTasks(level.vertexTasks, [&](const Task &t) { activationForward(t); });
     }
     off = 0;
     for (size_t v = 0; v < p.vertices.size(); ++v) {
@@ -168,8 +177,8 @@ public:
     const T *dy = static_cast<const T *>(dyv);
     T *dx = static_cast<T *>(dxv);
     const LiftPlan &p = g.plan;
-    for (auto &buf : dY)
-      std::fill(buf.begin(), buf.end(), T(0));
+    // Outputs start from the readout's gradient; every other dY is cleared
+    // by the task that sums into it (sumOutEdges).
     int64_t off = 0;
     for (size_t v = 0; v < p.vertices.size(); ++v) {
       const PlanVertex &pv = p.vertices[v];
@@ -179,17 +188,22 @@ public:
       for (int64_t j = 0; j < pv.copies; ++j)
         for (int64_t a = 0; a < pv.dim; ++a)
           for (int64_t b = 0; b < batch; ++b)
-            dY[v][(j * pv.dim + a) * batch + b] += c * dy[b * outputSize + off + a];
+            dY[v][(j * pv.dim + a) * batch + b] = c * dy[b * outputSize + off + a];
       off += pv.dim;
     }
 #pragma omp parallel if (backwardWork >= minParallelWork)
     {
       for (const Level &level : backwardLevels) {
         forTasks(level.edgeTasks, [&](const Task &t) {
-          if (t.weightGrad)
+          if (t.weightGrad) {
             sumWeightGrads(t);
-          else if (p.vertices[t.item].role != Role::Input || dx)
-            sumOutEdges(t);
+            return;
+          }
+          if (p.vertices[t.item].role == Role::Input && !dx)
+            return;
+          sumOutEdges(t);
+          if (t.thenActivate)
+            activationBackward(t);
         });
         forTasks(level.vertexTasks, [&](const Task &t) { activationBackward(t); });
       }
@@ -372,8 +386,10 @@ private:
       level.edgeTasks.clear(), level.vertexTasks.clear();
       for (unsigned v : level.vertices) {
         int64_t rows = p.vertices[v].copies;
+        // Few rows: split the batch too, and activate in a second loop.
         addTasks(v, rows, batch, fewRows(rows), level.edgeTasks);
-        addTasks(v, rows, batch, false, level.vertexTasks);
+        if (fewRows(rows))
+          addTasks(v, rows, batch, false, level.vertexTasks);
         for (size_t e : inEdges[v])
           forwardWork += edgeWork(e);
       }
@@ -390,9 +406,9 @@ private:
             level.edgeTasks.push_back({v, 0, 0, b, std::min(batch, b + batchChunk)});
           continue;
         }
-        if (!outEdges[v].empty())
-          addTasks(v, rows, batch, fewRows(rows), level.edgeTasks);
-        addTasks(v, rows, batch, false, level.vertexTasks);
+        addTasks(v, rows, batch, fewRows(rows), level.edgeTasks);
+        if (fewRows(rows))
+          addTasks(v, rows, batch, false, level.vertexTasks);
       }
     }
     // Weight gradients: by rows, or by positions when rows are few; tied
@@ -457,16 +473,28 @@ private:
       }
   }
 
-  /// dY[u] (rows r0..r1, or every row of each edge's view if r1 = 0;
-  /// columns b0..b1) += the out-edges' data gradients.
+  /// dY[u] (rows r0..r1, or every row if r1 = 0; columns b0..b1) = the
+  /// readout's gradient (outputs) or 0, plus the out-edges' data gradients.
   void sumOutEdges(const Task &t) {
     const unsigned u = t.item;
+    const PlanVertex &pu = g.plan.vertices[u];
+    if (pu.role != Role::Output) {
+      int64_t r1 = t.r1 ? t.r1 : pu.copies;
+      for (int64_t row = t.r0 * pu.dim; row < r1 * pu.dim; ++row)
+        std::fill(&dY[u][row * batch + t.b0], &dY[u][row * batch + t.b1], T(0));
+    }
     for (size_t e : outEdges[u]) {
       const LiftedEdge &le = g.edges[e];
       edgeKernels[e].dataGrad(weights(e, params), edgeGradient(e), dY[u].data(), le.tPtr.data(),
                               le.tRow.data(), le.tPos.data(), t.r0, t.r1 ? t.r1 : le.nu, t.b0,
                               t.b1, batch);
     }
+  }
+
+  /// Y[v] = act(Z[v] + b), rows r0..r1.
+  void activationForward(const Task &t) {
+    vertexKernels[t.item].forward(Z[t.item].data(), bias(t.item, params), Y[t.item].data(), t.r0,
+                                  t.r1, batch);
   }
 
   /// dZ[v] = dY[v] * act'(Z[v] + b) and the bias gradient, rows r0..r1; for

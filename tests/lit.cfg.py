@@ -45,6 +45,9 @@ try:
         config.available_features.add("x86-64-v3")
 except (OSError, StopIteration):
     pass
+# Real data from Debian's dataset-fashion-mnist (scripts/setup.sh installs it).
+if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
+    config.available_features.add("fashion-mnist")
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.rslc_bin_dir, config.environment.get("PATH", "")])
 
