@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and runs a quick version of the benchmarks of
-# docs/performance.md (about 5 minutes): the machine's limits, one training
-# step of the reference network against PyTorch, the lift expansion.
+# docs/performance.md (about 6 minutes): the machine's limits, one training
+# step of the reference network against PyTorch, the lift expansion,
+# compile times and dispatch; `full` adds the whole sweep, the scaling curve
+# and the GraphChallenge sparse DNN shape.
 #   scripts/bench.sh          quick
 #   scripts/bench.sh full     the whole sweep and the scaling curve (an hour)
 set -euo pipefail
@@ -15,10 +17,13 @@ done
 bin=$top/build/bin
 out=$top/results/bench
 mkdir -p "$out"
+"$top/bench/compile_time.sh" | tee "$out/compile_time.txt"
+"$top/bench/dispatch.sh" | tee "$out/dispatch.txt"
 if [ "${1:-}" = full ]; then
   /usr/bin/python3 "$top/bench/sweep.py" --out "$out"
   "$top/bench/scaling.sh" | tee "$out/scaling.txt"
   "$bin/bench_lift_expand" 1e8
+  /usr/bin/python3 "$top/bench/graph_challenge.py" | tee "$out/graph_challenge.txt"
 else
   /usr/bin/python3 "$top/bench/sweep.py" --n 4096 --k 32 --batch 1,256 --threads 1,2 --reps 3 --out "$out"
   "$bin/bench_lift_expand" 1e7
