@@ -1,6 +1,7 @@
 //===- Build.cpp - the one way from a plan to a verified lifted graph ------===//
 #include "Build.h"
 
+#include "EdgeMaps.h"
 #include "LiftKinds.h"
 
 namespace rslc::lift {
@@ -16,6 +17,8 @@ std::string planProblem(const LiftPlan &plan) {
     const LiftKindRules &rules = liftKindRules(e.lift.kind);
     const EdgeFibers f = edgeFibers(plan, e);
     std::string why = rules.checkParam(e.lift);
+    if (why.empty())
+      why = checkMapShape(e.map, e.params, f.uShape, f.vShape);
     if (why.empty())
       why = rules.check(f.nu, f.nv, e.lift, "'" + u.name + " -> " + v.name + "'", u.name);
     if (!why.empty())

@@ -37,8 +37,9 @@ uint64_t LiftedGraph::structureBytes() const {
 }
 
 uint64_t LiftedGraph::weightsPerEdge(size_t e) const {
-  const EdgeFibers f = edgeFibers(plan, plan.edges[e]);
-  return uint64_t(weightsPerLiftedEdge(plan.edges[e].map, double(f.du), double(f.dv)));
+  const PlanEdge &pe = plan.edges[e];
+  const EdgeFibers f = edgeFibers(plan, pe);
+  return uint64_t(weightsPerLiftedEdge(pe.map, pe.params, f.uShape, f.vShape));
 }
 
 namespace {
@@ -125,8 +126,7 @@ SizeEstimate estimate(const LiftPlan &plan) {
     if (uint64_t(v.copies) > maxIndex)
       s.error = "vertex '" + v.name + "' has more than 2^32-1 copies";
     s.activations += double(v.copies) * double(v.dim);
-    if (v.bias)
-      params += double(v.copies) * double(v.dim);
+    params += double(v.copies) * double(vertexParamsPerCopy(v));
   }
   std::vector<bool> groupSeen(plan.groupNames.size(), false);
   for (const PlanEdge &pe : plan.edges) {
@@ -146,7 +146,7 @@ SizeEstimate estimate(const LiftPlan &plan) {
     }
     if (pe.group != noGroup && !groupSeen[pe.group]) {
       groupSeen[pe.group] = true;
-      params += edges * weightsPerLiftedEdge(pe.map, double(f.du), double(f.dv));
+      params += edges * weightsPerLiftedEdge(pe.map, pe.params, f.uShape, f.vShape);
     }
   }
   if (s.error.empty() && (params > maxValues || s.activations > maxValues))
@@ -168,11 +168,10 @@ uint64_t countParameters(const LiftPlan &plan) {
     const EdgeFibers f = edgeFibers(plan, pe);
     uint64_t edges = liftKindRules(pe.lift.kind)
                          .countEdges(f.nu, f.nv, pe.lift, plan.seed, structureKey(plan, e));
-    params += edges * uint64_t(weightsPerLiftedEdge(pe.map, double(f.du), double(f.dv)));
+    params += edges * uint64_t(weightsPerLiftedEdge(pe.map, pe.params, f.uShape, f.vShape));
   }
   for (const PlanVertex &v : plan.vertices)
-    if (v.bias)
-      params += uint64_t(v.copies) * uint64_t(v.dim);
+    params += uint64_t(v.copies) * uint64_t(vertexParamsPerCopy(v));
   return params;
 }
 
@@ -187,7 +186,8 @@ LiftedGraph expand(const LiftPlan &plan) {
   for (size_t e = 0; e < plan.edges.size(); ++e)
     expandEdge(plan, e, g.edges[e]);
 
-  // Parameter layout: weight groups in group order, then vertex biases.
+  // Parameter layout: weight groups in group order, then each vertex's own
+  // parameters (its bias, or layernorm's gains and shifts) in vertex order.
   g.tensors.resize(plan.groupNames.size());
   std::vector<bool> placed(plan.groupNames.size(), false);
   for (size_t e = 0; e < plan.edges.size(); ++e) {
@@ -198,13 +198,15 @@ LiftedGraph expand(const LiftPlan &plan) {
     g.tensors[grp] = {"W:" + plan.groupNames[grp], 0, g.edges[e].count * g.weightsPerEdge(e),
                       false, grp};
   }
-  g.biasTensor.assign(plan.vertices.size(), -1);
+  g.vertexTensor.assign(plan.vertices.size(), -1);
   for (size_t v = 0; v < plan.vertices.size(); ++v) {
     const PlanVertex &pv = plan.vertices[v];
-    if (!pv.bias)
+    if (!vertexParamsPerCopy(pv))
       continue;
-    g.biasTensor[v] = int64_t(g.tensors.size());
-    g.tensors.push_back({"b:" + pv.name, 0, uint64_t(pv.copies) * pv.dim, true, uint32_t(v)});
+    g.vertexTensor[v] = int64_t(g.tensors.size());
+    g.tensors.push_back({(pv.act == Activation::LayerNorm ? "ln:" : "b:") + pv.name, 0,
+                         uint64_t(pv.copies) * uint64_t(vertexParamsPerCopy(pv)), true,
+                         uint32_t(v)});
   }
   for (ParamTensor &t : g.tensors) {
     t.offset = g.numParams;

@@ -9,6 +9,7 @@
 #include "LiftedGraph.h"
 #include "Random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -25,7 +26,8 @@ std::vector<std::vector<double>> fanIns(const LiftedGraph &g) {
     fan[v].assign(p.vertices[v].copies, 0.0);
   for (size_t e = 0; e < p.edges.size(); ++e) {
     const PlanEdge &pe = p.edges[e];
-    double per = fanInPerLiftedEdge(pe.map, double(edgeFibers(p, pe).du));
+    const EdgeFibers f = edgeFibers(p, pe);
+    double per = fanInPerLiftedEdge(pe.map, pe.params, f.uShape, f.vShape);
     if (per == 0)
       continue;
     const LiftedEdge &le = g.edges[e];
@@ -38,7 +40,16 @@ std::vector<std::vector<double>> fanIns(const LiftedGraph &g) {
 
 void initParameters(const LiftedGraph &g, float *params) {
   const LiftPlan &p = g.plan;
-  std::memset(params, 0, g.numParams * sizeof(float)); // biases start at zero
+  std::memset(params, 0, g.numParams * sizeof(float)); // biases and shifts start at zero
+  for (size_t v = 0; v < p.vertices.size(); ++v) { // layernorm gains at one
+    const PlanVertex &pv = p.vertices[v];
+    if (pv.act != Activation::LayerNorm || g.vertexTensor[v] < 0)
+      continue;
+    float *gains = params + g.tensors[g.vertexTensor[v]].offset;
+    const int64_t last = pv.shape.back();
+    for (int64_t j = 0; j < pv.copies; ++j)
+      std::fill(gains + j * 2 * last, gains + j * 2 * last + last, 1.0f);
+  }
   auto fan = fanIns(g);
   std::vector<bool> done(p.groupNames.size(), false);
   for (size_t e = 0; e < p.edges.size(); ++e) {

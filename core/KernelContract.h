@@ -10,8 +10,9 @@
 // (-z defs) checks the symbol names; rslc_create checks `version`.
 //
 // Layouts: activation buffers hold [copy][component][batch], batch
-// innermost (row length B); weights [position][d_v][d_u] (linear) or
-// [position][d] (diag). Every kernel adds into its output.
+// innermost (row length B), components row-major in the vertex's shape;
+// weights per lifted edge in map order ([d_v][d_u] linear, [K][K] conv, ...).
+// Edge kernels add into their outputs; vertex kernels write theirs.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RSLC_CORE_KERNELCONTRACT_H
@@ -39,10 +40,12 @@ extern void *const rslc_vertex_kernels[];
 namespace rslc::contract {
 
 /// Bumped whenever anything in this file changes meaning.
-constexpr uint32_t version = 3;
+constexpr uint32_t version = 4;
 
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, NumEdgeSlots };
-enum VertexSlot : unsigned { ActForward, ActBackward, NumVertexSlots };
+/// The aggregation slots are null except for vertices that combine their
+/// in-edges jointly (attention); sums and products the runtime forms itself.
+enum VertexSlot : unsigned { ActForward, ActBackward, AggForward, AggBackward, NumVertexSlots };
 
 /// Kinds of kernel arguments. T is the model's real type.
 enum class ArgType {
@@ -76,18 +79,32 @@ constexpr KernelArg weightGradArgs[] = {
     {"rowPtr", A::Index64}, {"j0", A::Int}, {"j1", A::Int}, {"q0", A::Int},
     {"q1", A::Int},      {"B", A::Int}};
 /// dY[i][.][b0:b1] += sum over lifted edges q=(i->j) of dM/dY (W[q], dZ[j]),
-/// sources i0..i1.
+/// sources i0..i1 (Y: the sources' activations, for maps that are not
+/// linear in them: maxpool).
 constexpr KernelArg dataGradArgs[] = {
-    {"W", A::Reals},      {"dZ", A::Reals},    {"dY", A::RealsOut}, {"tPtr", A::Index64},
-    {"tRow", A::Index32}, {"tPos", A::Index32}, {"i0", A::Int},      {"i1", A::Int},
-    {"b0", A::Int},       {"b1", A::Int},      {"B", A::Int}};
-/// Y = act(Z + bias), rows j0..j1 (bias may be null).
+    {"W", A::Reals},       {"dZ", A::Reals},     {"Y", A::Reals},  {"dY", A::RealsOut},
+    {"tPtr", A::Index64},  {"tRow", A::Index32}, {"tPos", A::Index32}, {"i0", A::Int},
+    {"i1", A::Int},        {"b0", A::Int},       {"b1", A::Int},   {"B", A::Int}};
+/// Y = act(Z + bias), rows j0..j1, every column (bias: the vertex's own
+/// parameters, may be null; layernorm's gains and shifts).
 constexpr KernelArg actForwardArgs[] = {{"Z", A::Reals}, {"bias", A::Reals}, {"Y", A::RealsOut},
                                         {"j0", A::Int},  {"j1", A::Int},     {"B", A::Int}};
-/// dZ = dY * act'(Z + bias); dbias[j][a] += sum_b dZ (bias, dbias may be null).
+/// dZ = the gradient through act of dY; dbias += that of the vertex's own
+/// parameters (bias, dbias may be null).
 constexpr KernelArg actBackwardArgs[] = {
     {"Z", A::Reals},      {"bias", A::Reals}, {"dY", A::Reals}, {"dZ", A::RealsOut},
     {"dbias", A::RealsOut}, {"j0", A::Int},   {"j1", A::Int},   {"B", A::Int}};
+/// Z = the joint aggregation (attention) of the in-edges' pre-activations
+/// Zq, Zk, Zv, rows j0..j1, columns b0..b1.
+constexpr KernelArg aggForwardArgs[] = {
+    {"Zq", A::Reals}, {"Zk", A::Reals}, {"Zv", A::Reals}, {"Z", A::RealsOut}, {"j0", A::Int},
+    {"j1", A::Int},   {"b0", A::Int},   {"b1", A::Int},   {"B", A::Int}};
+/// dZq, dZk, dZv = the gradients of the aggregation given dZ (same rows and
+/// columns).
+constexpr KernelArg aggBackwardArgs[] = {
+    {"Zq", A::Reals},      {"Zk", A::Reals},      {"Zv", A::Reals}, {"dZ", A::Reals},
+    {"dZq", A::RealsOut},  {"dZk", A::RealsOut},  {"dZv", A::RealsOut}, {"j0", A::Int},
+    {"j1", A::Int},        {"b0", A::Int},        {"b1", A::Int},   {"B", A::Int}};
 
 template <size_t N> constexpr KernelDecl decl(const char *prefix, const KernelArg (&args)[N]) {
   return {prefix, args, N};
@@ -97,8 +114,9 @@ template <size_t N> constexpr KernelDecl decl(const char *prefix, const KernelAr
 constexpr KernelDecl edgeKernels[NumEdgeSlots] = {decl("rslc_fwd_", forwardArgs),
                                                   decl("rslc_wgrad_", weightGradArgs),
                                                   decl("rslc_dgrad_", dataGradArgs)};
-constexpr KernelDecl vertexKernels[NumVertexSlots] = {decl("rslc_act_", actForwardArgs),
-                                                      decl("rslc_actgrad_", actBackwardArgs)};
+constexpr KernelDecl vertexKernels[NumVertexSlots] = {
+    decl("rslc_act_", actForwardArgs), decl("rslc_actgrad_", actBackwardArgs),
+    decl("rslc_agg_", aggForwardArgs), decl("rslc_agggrad_", aggBackwardArgs)};
 
 /// The runtime's view of the kernels, for real type T.
 template <typename T> struct Kernels {
@@ -108,13 +126,18 @@ template <typename T> struct Kernels {
   using WeightGrad = void (*)(T *dW, const T *dZ, const T *Y, const uint32_t *col,
                               const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t q0,
                               int64_t q1, int64_t B);
-  using DataGrad = void (*)(const T *W, const T *dZ, T *dY, const uint64_t *tPtr,
+  using DataGrad = void (*)(const T *W, const T *dZ, const T *Y, T *dY, const uint64_t *tPtr,
                             const uint32_t *tRow, const uint32_t *tPos, int64_t i0, int64_t i1,
                             int64_t b0, int64_t b1, int64_t B);
   using ActForward = void (*)(const T *Z, const T *bias, T *Y, int64_t j0, int64_t j1,
                               int64_t B);
   using ActBackward = void (*)(const T *Z, const T *bias, const T *dY, T *dZ, T *dbias,
                                int64_t j0, int64_t j1, int64_t B);
+  using AggForward = void (*)(const T *Zq, const T *Zk, const T *Zv, T *Z, int64_t j0,
+                              int64_t j1, int64_t b0, int64_t b1, int64_t B);
+  using AggBackward = void (*)(const T *Zq, const T *Zk, const T *Zv, const T *dZ, T *dZq,
+                               T *dZk, T *dZv, int64_t j0, int64_t j1, int64_t b0, int64_t b1,
+                               int64_t B);
 };
 
 //===--- Compile-time check: the C++ types follow the argument tables -----===//
@@ -153,7 +176,9 @@ template <typename T> constexpr bool follows() {
          Follows<T, typename K::WeightGrad>::check(edgeKernels[WeightGrad]) &&
          Follows<T, typename K::DataGrad>::check(edgeKernels[DataGrad]) &&
          Follows<T, typename K::ActForward>::check(vertexKernels[ActForward]) &&
-         Follows<T, typename K::ActBackward>::check(vertexKernels[ActBackward]);
+         Follows<T, typename K::ActBackward>::check(vertexKernels[ActBackward]) &&
+         Follows<T, typename K::AggForward>::check(vertexKernels[AggForward]) &&
+         Follows<T, typename K::AggBackward>::check(vertexKernels[AggBackward]);
 }
 static_assert(follows<float>() && follows<double>(),
               "KernelContract.h: the runtime's kernel types disagree with the argument tables");

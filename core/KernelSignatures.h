@@ -18,27 +18,39 @@
 
 namespace rslc::lift {
 
-/// What an edge kernel is specialised on: the map and its dimensions, and
-/// the rows' layout; `targetCopies` only where the kernel loops over the
-/// target fiber (implicit rows of stride 0, i.e. full lifts), else 0.
+/// What an edge kernel is specialised on: the map, its arguments and the
+/// shapes it joins (du, dv: their sizes, dv the edge's own Z_e), and the
+/// rows' layout; `targetCopies` only where the kernel loops over the target
+/// fiber (implicit rows of stride 0, i.e. full lifts), else 0.
 struct EdgeSignature {
   MapKind map = MapKind::Linear;
+  MapParams params;
+  Shape uShape = {1}, vShape = {1};
   int64_t du = 1, dv = 1;
   RowLayout layout;
   int64_t targetCopies = 0;
   bool operator==(const EdgeSignature &o) const {
-    return map == o.map && du == o.du && dv == o.dv && layout == o.layout &&
-           targetCopies == o.targetCopies;
+    return map == o.map && params == o.params && uShape == o.uShape && vShape == o.vShape &&
+           du == o.du && dv == o.dv && layout == o.layout && targetCopies == o.targetCopies;
   }
 };
 
-/// What a vertex kernel (activation forward and backward) is specialised on.
+/// What a vertex's kernels (aggregation, activation forward and backward)
+/// are specialised on.
 struct VertexSignature {
   Activation act = Activation::Identity;
-  int64_t dim = 1;
+  Shape shape = {1};
   bool bias = false;
+  Aggregation agg = Aggregation::Sum;
+  int64_t axis = -1;   ///< softmax
+  bool causal = false; ///< attention
+  /// Attention: the shapes of its query/key and value sources ([T, d]).
+  Shape keyShape, valueShape;
+  int64_t dim() const { return shapeSize(shape); }
   bool operator==(const VertexSignature &o) const {
-    return act == o.act && dim == o.dim && bias == o.bias;
+    return act == o.act && shape == o.shape && bias == o.bias && agg == o.agg &&
+           axis == o.axis && causal == o.causal && keyShape == o.keyShape &&
+           valueShape == o.valueShape;
   }
 };
 

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "LiftKinds.h"
 
+#include "EdgeMaps.h"
 #include "Random.h"
 
 #include <algorithm>
@@ -212,9 +213,10 @@ bool readsComponents(Role sourceRole, int64_t sourceCopies, int64_t sourceDim, M
 
 EdgeFibers edgeFibers(const LiftPlan &plan, const PlanEdge &e) {
   const PlanVertex &u = plan.vertices[e.src], &v = plan.vertices[e.dst];
-  EdgeFibers f{u.copies, u.dim, v.copies, v.dim, false};
+  EdgeFibers f{u.copies, u.dim, v.copies, v.dim, u.shape, v.shape, false};
   if (readsComponents(u.role, u.copies, u.dim, e.map, e.lift))
-    f.nu = u.dim, f.du = 1, f.sourceComponents = true;
+    f.nu = u.dim, f.du = 1, f.uShape = {1}, f.sourceComponents = true;
+  f.dv = edgeOutputDim(e.map, f.uShape, f.vShape);
   return f;
 }
 

@@ -70,9 +70,12 @@ const LiftKindRules &liftKindRules(LiftKind kind);
 bool readsComponents(Role sourceRole, int64_t sourceCopies, int64_t sourceDim, MapKind map,
                      const LiftSetting &s);
 
-/// How an edge's lift sees its ends: fiber sizes and dimensions.
+/// How an edge's lift and map see its ends: fiber sizes, shapes and
+/// dimensions (d_v is the edge's own pre-activation dimension: the
+/// source's for the attention roles).
 struct EdgeFibers {
   int64_t nu = 1, du = 1, nv = 1, dv = 1;
+  Shape uShape = {1}, vShape = {1};
   bool sourceComponents = false; ///< readsComponents
 };
 EdgeFibers edgeFibers(const LiftPlan &plan, const PlanEdge &e);

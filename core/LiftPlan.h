@@ -19,6 +19,29 @@ namespace rslc::lift {
 
 constexpr uint32_t noGroup = ~0u;
 
+/// The extents of a vertex's activation space per copy: R^(H x W) is
+/// {H, W}; a plain dimension d is {d}. Components are stored row-major.
+using Shape = std::vector<int64_t>;
+
+/// The product of the extents (the vertex's dimension).
+inline int64_t shapeSize(const Shape &s) {
+  int64_t n = 1;
+  for (int64_t e : s)
+    n *= e;
+  return n;
+}
+
+/// Arguments of the window maps (conv, maxpool, avgpool); other maps have
+/// the defaults.
+struct MapParams {
+  int64_t kernel = 1, stride = 1, padding = 0, dilation = 1;
+  bool operator==(const MapParams &o) const {
+    return kernel == o.kernel && stride == o.stride && padding == o.padding &&
+           dilation == o.dilation;
+  }
+  bool operator!=(const MapParams &o) const { return !(*this == o); }
+};
+
 /// How one base edge is lifted: a lift kind and its parameter.
 struct LiftSetting {
   LiftKind kind = LiftKind::Full;
@@ -30,15 +53,27 @@ struct PlanVertex {
   std::string name;
   Role role = Role::Hidden;
   int64_t copies = 1; ///< fiber size n_v
-  int64_t dim = 1;    ///< d_v
+  int64_t dim = 1;    ///< d_v = shapeSize(shape)
   Activation act = Activation::Identity;
   bool bias = false;
   Aggregation agg = Aggregation::Sum;
+  Shape shape = {1};  ///< never empty
+  int64_t axis = -1;  ///< softmax: the axis it normalises (-1: the last)
+  bool causal = false; ///< attention: token t attends to tokens <= t
 };
+
+/// Parameters per copy of a vertex: its bias (d_v values), layernorm's gain
+/// and shift (2 x its last extent: gains, then shifts), or none.
+inline int64_t vertexParamsPerCopy(const PlanVertex &v) {
+  if (v.act == Activation::LayerNorm)
+    return 2 * v.shape.back();
+  return v.bias ? v.dim : 0;
+}
 
 struct PlanEdge {
   uint32_t src = 0, dst = 0;
   MapKind map = MapKind::Linear;
+  MapParams params;
   LiftSetting lift;
   /// Weight group: tied edges share one; every weighted edge has one.
   uint32_t group = noGroup;

@@ -76,20 +76,21 @@ struct LiftedEdge {
   }
 };
 
-/// One parameter tensor: a weight group or a vertex's biases.
+/// One parameter tensor: a weight group, or a vertex's own parameters (its
+/// biases, or layernorm's gains and shifts).
 struct ParamTensor {
   std::string name;
   uint64_t offset = 0, size = 0;
-  bool isBias = false;
-  uint32_t owner = 0; ///< weight group, or vertex for biases
+  bool ofVertex = false;
+  uint32_t owner = 0; ///< weight group, or vertex
 };
 
 struct LiftedGraph {
   LiftPlan plan;
   std::vector<uint64_t> copyOffset; ///< per base vertex, plus the total
   std::vector<LiftedEdge> edges;    ///< per base edge
-  std::vector<ParamTensor> tensors; ///< weight groups (by group id), then biases
-  std::vector<int64_t> biasTensor;  ///< per base vertex, -1 without bias
+  std::vector<ParamTensor> tensors; ///< weight groups (by group id), then vertices'
+  std::vector<int64_t> vertexTensor; ///< per base vertex, -1 without parameters
   uint64_t numParams = 0;
 
   uint64_t numCopies() const { return copyOffset.back(); }
@@ -135,7 +136,8 @@ uint64_t structureHash(const LiftedGraph &graph);
 
 /// Fills `params` (numParams floats) with the plan's initialisation: weights
 /// ~ scale / sqrt(fan_in) times a standard normal (or a uniform of the same
-/// variance), fan_in counted per lifted vertex copy; biases zero.
+/// variance), fan_in counted per lifted vertex copy; biases zero; layernorm
+/// gains one and shifts zero.
 void initParameters(const LiftedGraph &graph, float *params);
 
 } // namespace rslc::lift

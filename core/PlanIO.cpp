@@ -12,14 +12,30 @@ std::string serializePlan(const LiftPlan &p) {
      << p.module << "\n" << p.lift << "\n"
      << p.seed << " " << int(p.readout) << " " << int(p.init) << " " << p.initScale << "\n"
      << p.vertices.size() << "\n";
-  for (const PlanVertex &v : p.vertices)
+  // Fields beyond those of format 1's first plans are written only when they
+  // differ from their defaults, so those plans (and their checkpoints'
+  // identities) read and print as before.
+  for (const PlanVertex &v : p.vertices) {
     os << v.name << "\n"
        << int(v.role) << " " << v.copies << " " << v.dim << " " << int(v.act) << " " << v.bias
-       << " " << int(v.agg) << "\n";
+       << " " << int(v.agg);
+    if (v.shape.size() > 1 || v.axis != -1 || v.causal) {
+      os << " shape " << v.shape.size();
+      for (int64_t e : v.shape)
+        os << " " << e;
+      os << " " << v.axis << " " << v.causal;
+    }
+    os << "\n";
+  }
   os << p.edges.size() << "\n";
-  for (const PlanEdge &e : p.edges)
+  for (const PlanEdge &e : p.edges) {
     os << e.src << " " << e.dst << " " << int(e.map) << " " << int(e.lift.kind) << " "
-       << e.lift.degree << " " << e.lift.prob << " " << e.group << "\n";
+       << e.lift.degree << " " << e.lift.prob << " " << e.group;
+    if (e.params != MapParams{})
+      os << " window " << e.params.kernel << " " << e.params.stride << " " << e.params.padding
+         << " " << e.params.dilation;
+    os << "\n";
+  }
   os << p.groupNames.size() << "\n";
   for (const std::string &g : p.groupNames)
     os << g << "\n";
@@ -52,20 +68,47 @@ bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
   p.vertices.resize(nv);
   for (PlanVertex &v : p.vertices) {
     int role, act, agg;
-    if (!line(v.name) || !(is >> role >> v.copies >> v.dim >> act >> v.bias >> agg))
+    std::string fields, tag;
+    if (!line(v.name) || !line(fields))
+      return bad("vertex");
+    std::istringstream fs(fields);
+    if (!(fs >> role >> v.copies >> v.dim >> act >> v.bias >> agg))
       return bad("vertex");
     if (!isValidKind<Role>(role) || !isValidKind<Activation>(act) ||
         !isValidKind<Aggregation>(agg) || v.copies < 1 || v.dim < 1)
       return bad("vertex out of range");
     v.role = Role(role), v.act = Activation(act), v.agg = Aggregation(agg);
+    v.shape = {v.dim};
+    if (fs >> tag) {
+      size_t rank;
+      if (tag != "shape" || !(fs >> rank) || rank < 1 || rank > 8)
+        return bad("vertex shape");
+      v.shape.resize(rank);
+      double size = 1;
+      for (int64_t &e : v.shape) {
+        if (!(fs >> e) || e < 1)
+          return bad("vertex shape");
+        size *= double(e);
+      }
+      if (size != double(v.dim) || !(fs >> v.axis >> v.causal) || v.axis < -1 ||
+          v.axis >= int64_t(rank))
+        return bad("vertex shape");
+    }
   }
   if (!(is >> ne) || ne > text.size())
     return bad("edge count");
   p.edges.resize(ne);
   for (PlanEdge &e : p.edges) {
     int map, kind;
-    if (!(is >> e.src >> e.dst >> map >> kind >> e.lift.degree >> e.lift.prob >> e.group))
+    std::string fields, tag;
+    if (!line(fields))
       return bad("edge");
+    std::istringstream fs(fields);
+    if (!(fs >> e.src >> e.dst >> map >> kind >> e.lift.degree >> e.lift.prob >> e.group))
+      return bad("edge");
+    if (fs >> tag && (tag != "window" || !(fs >> e.params.kernel >> e.params.stride >>
+                                            e.params.padding >> e.params.dilation)))
+      return bad("edge window");
     if (!isValidKind<MapKind>(map) || !isValidKind<LiftKind>(kind))
       return bad("edge kind out of range");
     e.map = MapKind(map), e.lift.kind = LiftKind(kind);

@@ -26,15 +26,20 @@ stmt        : vertexDecl
             ;
 
 // Vertices: `hidden h[1..L]: 16, relu;` declares h[1] .. h[L], each of
-// dimension 16 with a relu activation. Attributes are an expression (the
-// dimension) or a word (activation, `nobias`, `prod`, ...).
-vertexDecl  : kind=('input' | 'hidden' | 'output') ref (',' ref)* (':' expr (',' expr)*)? ';' ;
+// dimension 16 with a relu activation. Attributes are a shape (`[28, 28]`),
+// an expression (the dimension), a word (activation, `nobias`, `prod`, ...)
+// or a word with arguments (`softmax(1)`).
+vertexDecl  : kind=('input' | 'hidden' | 'output') ref (',' ref)* (':' vertexAttr (',' vertexAttr)*)? ';' ;
+vertexAttr  : '[' expr (',' expr)* ']'   # shapeAttr
+            | expr                       # exprAttr
+            ;
 
 // Edges: `x -> h[1] -> h[2]: linear, share w;` Each side may list several
-// vertices (every pair is connected) and index ranges (`h[1..4]`).
+// vertices (every pair is connected) and index ranges (`h[1..4]`). A map
+// may take named arguments: `conv(kernel = 3, padding = 1)`.
 edgeStmt    : refList ('->' refList)+ (':' edgeAttr (',' edgeAttr)*)? ';' ;
 edgeAttr    : 'share' ref    # shareAttr
-            | ID             # mapAttr
+            | call           # mapAttr
             ;
 
 useStmt     : 'use' ID 'as' ref ';' ;

@@ -21,12 +21,14 @@
 #include "core/Build.h"
 #include "core/KernelContract.h"
 #include "core/KernelSignatures.h"
+#include "core/LiftKinds.h"
 #include "core/PlanIO.h"
 #include "core/Topo.h"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -311,6 +313,8 @@ private:
   struct VertexKernels {
     typename K::ActForward forward = nullptr;
     typename K::ActBackward backward = nullptr;
+    typename K::AggForward aggregate = nullptr;          ///< attention
+    typename K::AggBackward aggregateBackward = nullptr; ///< attention
   };
 
   /// Each edge's and vertex's kernels, by signature (KernelContract.h).
@@ -331,9 +335,27 @@ private:
       if (k == noKernel)
         continue;
       void *const *slots = &rslc_vertex_kernels[size_t(k) * contract::NumVertexSlots];
-      vertexKernels[v] = {reinterpret_cast<typename K::ActForward>(slots[contract::ActForward]),
-                          reinterpret_cast<typename K::ActBackward>(slots[contract::ActBackward])};
+      vertexKernels[v] = {
+          reinterpret_cast<typename K::ActForward>(slots[contract::ActForward]),
+          reinterpret_cast<typename K::ActBackward>(slots[contract::ActBackward]),
+          reinterpret_cast<typename K::AggForward>(slots[contract::AggForward]),
+          reinterpret_cast<typename K::AggBackward>(slots[contract::AggBackward])};
     }
+    // The attention roles of each edge into an attention vertex.
+    role.assign(g.plan.edges.size(), -1);
+    for (size_t e = 0; e < g.plan.edges.size(); ++e) {
+      MapKind m = g.plan.edges[e].map;
+      role[e] = m == MapKind::Query ? 0 : m == MapKind::Key ? 1 : m == MapKind::Value ? 2 : -1;
+    }
+  }
+
+  /// Edges into an attention vertex in role order: query, key, value.
+  std::array<size_t, 3> attentionEdges(unsigned v) const {
+    std::array<size_t, 3> qkv{};
+    for (size_t e : inEdges[v])
+      if (role[e] >= 0)
+        qkv[role[e]] = e;
+    return qkv;
   }
 
   /// Levels, edge lists in their fixed summation orders, weight groups.
@@ -341,8 +363,11 @@ private:
     const LiftPlan &p = g.plan;
     const size_t V = p.vertices.size(), E = p.edges.size();
     inEdges.assign(V, {});
-    for (size_t e = 0; e < E; ++e)
+    edgeDim.assign(E, 0);
+    for (size_t e = 0; e < E; ++e) {
       inEdges[p.edges[e].dst].push_back(e);
+      edgeDim[e] = edgeFibers(p, p.edges[e]).dv;
+    }
     std::vector<unsigned> order = topologicalOrder(V, p.edges);
     // Forward level: 1 + the deepest source (inputs: 0).
     std::vector<size_t> depth(V, 0);
@@ -441,12 +466,13 @@ private:
 
   //===--- The tasks --------------------------------------------------------===//
 
-  /// Z[v] (rows r0..r1, columns b0..b1) = the aggregate of the in-edges.
+  /// Z[v] (rows r0..r1, columns b0..b1) = the aggregate of the in-edges:
+  /// their sum, product, or attention.
   void sumInEdges(const Task &t) {
     const unsigned v = t.item;
     const PlanVertex &pv = g.plan.vertices[v];
-    auto clear = [&](std::vector<T> &buf) {
-      for (int64_t row = t.r0 * pv.dim; row < t.r1 * pv.dim; ++row)
+    auto clear = [&](std::vector<T> &buf, int64_t dim) {
+      for (int64_t row = t.r0 * dim; row < t.r1 * dim; ++row)
         std::fill(&buf[row * batch + t.b0], &buf[row * batch + t.b1], T(0));
     };
     auto run = [&](size_t e, T *target) {
@@ -454,15 +480,21 @@ private:
       edgeKernels[e].forward(weights(e, params), Y[g.plan.edges[e].src].data(), target,
                              le.col.data(), le.rowPtr.data(), t.r0, t.r1, t.b0, t.b1, batch);
     };
-    if (pv.agg != Aggregation::Prod) {
-      clear(Z[v]);
+    if (pv.agg == Aggregation::Sum) {
+      clear(Z[v], pv.dim);
       for (size_t e : inEdges[v])
         run(e, Z[v].data());
       return;
     }
     for (size_t e : inEdges[v]) {
-      clear(Ze[e]);
+      clear(Ze[e], edgeDim[e]);
       run(e, Ze[e].data());
+    }
+    if (pv.agg == Aggregation::Attention) {
+      auto [q, k, val] = attentionEdges(v);
+      vertexKernels[v].aggregate(Ze[q].data(), Ze[k].data(), Ze[val].data(), Z[v].data(), t.r0,
+                                 t.r1, t.b0, t.b1, batch);
+      return;
     }
     for (int64_t row = t.r0 * pv.dim; row < t.r1 * pv.dim; ++row)
       for (int64_t b = t.b0; b < t.b1; ++b) {
@@ -485,9 +517,9 @@ private:
     }
     for (size_t e : outEdges[u]) {
       const LiftedEdge &le = g.edges[e];
-      edgeKernels[e].dataGrad(weights(e, params), edgeGradient(e), dY[u].data(), le.tPtr.data(),
-                              le.tRow.data(), le.tPos.data(), t.r0, t.r1 ? t.r1 : le.nu, t.b0,
-                              t.b1, batch);
+      edgeKernels[e].dataGrad(weights(e, params), edgeGradient(e), Y[u].data(), dY[u].data(),
+                              le.tPtr.data(), le.tRow.data(), le.tPos.data(), t.r0,
+                              t.r1 ? t.r1 : le.nu, t.b0, t.b1, batch);
     }
   }
 
@@ -498,14 +530,22 @@ private:
   }
 
   /// dZ[v] = dY[v] * act'(Z[v] + b) and the bias gradient, rows r0..r1; for
-  /// products, each in-edge's dZ_e = dZ * the product of the other edges' Z.
+  /// products, each in-edge's dZ_e = dZ * the product of the other edges' Z;
+  /// for attention, the query's, key's and value's dZ_e.
   void activationBackward(const Task &t) {
     const unsigned v = t.item;
     const PlanVertex &pv = g.plan.vertices[v];
     vertexKernels[v].backward(Z[v].data(), bias(v, params), dY[v].data(), dZ[v].data(),
                               bias(v, grads), t.r0, t.r1, batch);
-    if (pv.agg != Aggregation::Prod)
+    if (pv.agg == Aggregation::Sum)
       return;
+    if (pv.agg == Aggregation::Attention) {
+      auto [q, k, val] = attentionEdges(v);
+      vertexKernels[v].aggregateBackward(Ze[q].data(), Ze[k].data(), Ze[val].data(),
+                                         dZ[v].data(), dZe[q].data(), dZe[k].data(),
+                                         dZe[val].data(), t.r0, t.r1, 0, batch, batch);
+      return;
+    }
     for (size_t e : inEdges[v])
       for (int64_t k = t.r0 * pv.dim * batch; k < t.r1 * pv.dim * batch; ++k) {
         T others = 1;
@@ -529,10 +569,11 @@ private:
 
   //===--- Helpers --------------------------------------------------------===//
 
-  /// dL/dZ_e of edge e: the target's dZ, or its own under a product.
+  /// dL/dZ_e of edge e: the target's dZ, or its own under a product or an
+  /// attention.
   const T *edgeGradient(size_t e) const {
     unsigned v = g.plan.edges[e].dst;
-    return g.plan.vertices[v].agg == Aggregation::Prod ? dZe[e].data() : dZ[v].data();
+    return g.plan.vertices[v].agg == Aggregation::Sum ? dZ[v].data() : dZe[e].data();
   }
 
   /// Multiply-adds of one pass over edge e's lifted edges.
@@ -570,7 +611,7 @@ private:
     return array.data() + (grp == noGroup ? 0 : g.tensors[grp].offset);
   }
   template <typename V> auto bias(size_t v, V &array) const {
-    return g.biasTensor[v] >= 0 ? array.data() + g.tensors[g.biasTensor[v]].offset : nullptr;
+    return g.vertexTensor[v] >= 0 ? array.data() + g.tensors[g.vertexTensor[v]].offset : nullptr;
   }
 
   void resize(int64_t b) {
@@ -592,10 +633,11 @@ private:
         Z[v].assign(n, T(0));
         dZ[v].assign(n, T(0));
       }
-      if (p.vertices[v].agg == Aggregation::Prod)
-        for (size_t e : inEdges[v]) {
-          Ze[e].assign(n, T(0));
-          dZe[e].assign(n, T(0));
+      if (p.vertices[v].agg != Aggregation::Sum)
+        for (size_t e : inEdges[v]) { // Z_e has the edge's own dimension
+          size_t ne = size_t(p.vertices[v].copies) * size_t(edgeDim[e]) * size_t(b);
+          Ze[e].assign(ne, T(0));
+          dZe[e].assign(ne, T(0));
         }
     }
     scheduleTasks();
@@ -608,6 +650,8 @@ private:
   std::vector<EdgeKernels> edgeKernels;
   std::vector<VertexKernels> vertexKernels;
   std::vector<std::vector<size_t>> inEdges, outEdges, groupEdges;
+  std::vector<int64_t> edgeDim; ///< per edge: components of its Z_e per copy
+  std::vector<int> role;        ///< per edge: attention role 0, 1, 2 (query, key, value) or -1
   std::vector<Level> forwardLevels, backwardLevels;
   std::vector<Task> lastWeightGradTasks;
   std::vector<size_t> height; ///< per vertex: its backward level

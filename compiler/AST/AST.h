@@ -125,18 +125,26 @@ using Block = std::vector<StmtPtr>;
 
 enum class VertexRole { Input, Hidden, Output };
 
+/// One vertex attribute: a shape `[28, 28]`, or an expression (the
+/// dimension, a word such as `relu`, or a word with arguments `softmax(1)`).
+struct VertexAttr {
+  llvm::SMLoc loc;
+  ExprPtr expr;               ///< null for a shape
+  std::vector<ExprPtr> shape; ///< the extents of a shape
+};
+
 /// `hidden h[1..L]: 16, relu;`
 struct VertexDecl : Stmt {
   VertexDecl(llvm::SMLoc loc) : Stmt(Kind::Vertex, loc) {}
   VertexRole role = VertexRole::Hidden;
   RefList names;
-  std::vector<ExprPtr> attrs; ///< dimension expression or attribute words
+  std::vector<VertexAttr> attrs;
   static bool classof(const Stmt *s) { return s->kind == Kind::Vertex; }
 };
 
 struct EdgeAttr {
   llvm::SMLoc loc;
-  std::string word; ///< map kind (linear, diag, skip); empty for `share`
+  Call map;                   ///< the map and its arguments; empty name for `share`
   std::unique_ptr<Ref> share; ///< `share w[k]`
 };
 

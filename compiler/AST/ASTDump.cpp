@@ -100,8 +100,15 @@ private:
       static const char *roles[] = {"input", "hidden", "output"};
       line(depth, s.loc, "Vertex") << " " << roles[unsigned(v.role)] << "\n";
       refs(v.names, depth + 1);
-      for (const ExprPtr &a : v.attrs)
-        expr(*a, depth + 1);
+      for (const VertexAttr &a : v.attrs) {
+        if (a.expr) {
+          expr(*a.expr, depth + 1);
+          continue;
+        }
+        line(depth + 1, a.loc, "Shape") << "\n";
+        for (const ExprPtr &extent : a.shape)
+          expr(*extent, depth + 2);
+      }
       return;
     }
     case Stmt::Kind::Edge: {
@@ -116,7 +123,8 @@ private:
           line(depth + 1, a.loc, "Share") << "\n";
           ref(*a.share, depth + 2);
         } else {
-          line(depth + 1, a.loc, "Map") << " '" << a.word << "'\n";
+          line(depth + 1, a.loc, "Map") << "\n";
+          call(a.map, depth + 2);
         }
       }
       return;

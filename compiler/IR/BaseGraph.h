@@ -6,8 +6,9 @@
 //  - vertex names are unique; edges reference valid vertex indices;
 //  - the graph is acyclic; every non-input vertex has an incoming edge;
 //    input vertices have none; every output is reachable from an input;
-//  - diag/skip edges join vertices of equal dimension; edges sharing a
-//    weight group have the same map kind and shape;
+//  - every edge's map accepts the shapes it joins (core/EdgeMaps.h); an
+//    attention vertex has one query, one key and one value in-edge and no
+//    other; edges sharing a weight group have the same map and shapes;
 //  - a LiftSpec has one entry per vertex in `copies` (>= 1, 1 for inputs)
 //    and one per edge in `edges`, with degrees <= the source fiber size.
 //
@@ -34,16 +35,20 @@ namespace rslc {
 struct BaseVertex {
   std::string name;
   Role role = Role::Hidden;
-  int64_t dim = 1;
+  int64_t dim = 1;      ///< shapeSize(shape)
+  lift::Shape shape = {1};
   Activation act = Activation::Identity;
   bool bias = true;
   Aggregation agg = Aggregation::Sum;
+  int64_t axis = -1;    ///< softmax: the axis (-1: the last)
+  bool causal = false;  ///< attention
   llvm::SMLoc loc;
 };
 
 struct BaseEdge {
   unsigned src = 0, dst = 0;
   MapKind map = MapKind::Linear;
+  lift::MapParams params;
   std::string share; ///< weight group name; empty: own weights
   llvm::SMLoc loc;
 };

@@ -1,6 +1,7 @@
 //===- Printer.cpp - `--emit=checked`: the checked program as a blueprint --===//
 #include "IR/Printer.h"
 
+#include "core/EdgeMaps.h"
 #include "core/LiftKinds.h"
 
 using namespace llvm;
@@ -10,17 +11,27 @@ namespace rslc {
 void printBaseGraph(const BaseGraph &g, raw_ostream &os) {
   os << "module " << g.name << " {\n";
   for (const BaseVertex &v : g.vertices) {
-    os << "  " << keyword(v.role) << " " << v.name << ": " << v.dim;
+    os << "  " << keyword(v.role) << " " << v.name << ": ";
+    if (v.shape.size() > 1)
+      os << shapeText(v.shape);
+    else
+      os << v.dim;
     if (v.role != Role::Input) {
-      os << ", " << keyword(v.act) << ", " << (v.bias ? "bias" : "nobias");
+      os << ", " << keyword(v.act);
+      if (v.axis >= 0)
+        os << "(" << v.axis << ")";
+      if (v.act != Activation::LayerNorm)
+        os << ", " << (v.bias ? "bias" : "nobias");
       if (v.agg != Aggregation::Sum)
         os << ", " << keyword(v.agg);
+      if (v.causal)
+        os << ", causal";
     }
     os << ";\n";
   }
   for (const BaseEdge &e : g.edges) {
     os << "  " << g.vertices[e.src].name << " -> " << g.vertices[e.dst].name << ": "
-       << keyword(e.map);
+       << mapText(e.map, e.params);
     if (!e.share.empty())
       os << ", share " << e.share;
     os << ";\n";

@@ -1,6 +1,8 @@
 //===- MakePlan.cpp - a checked module and one of its lifts -> LiftPlan ----===//
 #include "Lift/MakePlan.h"
 
+#include "core/EdgeMaps.h"
+
 #include "llvm/ADT/StringMap.h"
 
 namespace rslc::lift {
@@ -15,14 +17,15 @@ LiftPlan makePlan(const BaseGraph &g, const LiftSpec &spec) {
   p.initScale = spec.initScale;
   for (unsigned v = 0; v < g.vertices.size(); ++v) {
     const BaseVertex &bv = g.vertices[v];
-    p.vertices.push_back({bv.name, bv.role, spec.copies[v], bv.dim, bv.act, bv.bias, bv.agg});
+    p.vertices.push_back({bv.name, bv.role, spec.copies[v], bv.dim, bv.act, bv.bias, bv.agg,
+                          bv.shape, bv.axis, bv.causal});
   }
   llvm::StringMap<uint32_t> groups;
   for (unsigned e = 0; e < g.edges.size(); ++e) {
     const BaseEdge &be = g.edges[e];
     const EdgeLift &k = spec.edges[e];
-    PlanEdge pe{be.src, be.dst, be.map, k.setting, noGroup};
-    if (be.map != MapKind::Skip) {
+    PlanEdge pe{be.src, be.dst, be.map, be.params, k.setting, noGroup};
+    if (hasWeights(be.map)) {
       std::string name = be.share.empty()
                              ? g.vertices[be.src].name + "->" + g.vertices[be.dst].name
                              : be.share;

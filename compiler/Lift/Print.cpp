@@ -1,6 +1,7 @@
 //===- Print.cpp - `--emit=lifted` and `--emit=dot` ------------------------===//
 #include "Lift/Print.h"
 
+#include "core/EdgeMaps.h"
 #include "core/LiftKinds.h"
 
 #include "llvm/Support/Format.h"
@@ -59,9 +60,12 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
     const PlanVertex &pv = p.vertices[v];
     os << "vertex " << pv.name << ": " << keyword(pv.role) << ", " << pv.copies
        << (pv.copies == 1 ? " copy" : " copies") << ", dim " << pv.dim;
+    if (pv.shape.size() > 1)
+      os << " " << shapeText(pv.shape);
     if (pv.role != Role::Input)
       os << ", " << keyword(pv.act) << (pv.bias ? ", bias" : "")
-         << (pv.agg == Aggregation::Prod ? ", prod" : "");
+         << (pv.agg != Aggregation::Sum ? ", " + std::string(keyword(pv.agg)) : "")
+         << (pv.causal ? ", causal" : "");
     if (pv.role == Role::Output && pv.copies > 1)
       os << ", readout " << keyword(p.readout);
     os << "\n";
@@ -75,7 +79,7 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
     for (int64_t i = 0; i < le.nu; ++i)
       out.add(le.outDegree(i), le.nu);
     os << "edge " << p.vertices[pe.src].name << " -> " << p.vertices[pe.dst].name << ": "
-       << keyword(pe.map) << ", " << lift::liftSettingText(pe.lift)
+       << mapText(pe.map, pe.params) << ", " << lift::liftSettingText(pe.lift)
        << (edgeFibers(p, pe).sourceComponents ? " of the input's components" : "") << ", "
        << le.count << " lifted edges";
     printStats(os, "in-degree", in);

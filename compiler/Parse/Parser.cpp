@@ -293,8 +293,17 @@ public:
                                 : VertexRole::Hidden;
       for (auto *r : c->ref())
         s->names.push_back(ref(r));
-      for (auto *e : c->expr())
-        s->attrs.push_back(expr(e));
+      for (auto *a : c->vertexAttr()) {
+        VertexAttr attr;
+        attr.loc = loc(a);
+        if (auto *e = dynamic_cast<G::ExprAttrContext *>(a)) {
+          attr.expr = expr(e->expr());
+        } else {
+          for (auto *extent : dynamic_cast<G::ShapeAttrContext *>(a)->expr())
+            attr.shape.push_back(expr(extent));
+        }
+        s->attrs.push_back(std::move(attr));
+      }
       return s;
     }
     if (auto *c = ctx->edgeStmt()) {
@@ -305,7 +314,7 @@ public:
         EdgeAttr attr;
         attr.loc = loc(a);
         if (auto *m = dynamic_cast<G::MapAttrContext *>(a))
-          attr.word = m->ID()->getText();
+          attr.map = call(m->call());
         else if (auto *sh = dynamic_cast<G::ShareAttrContext *>(a))
           attr.share = std::make_unique<ast::Ref>(ref(sh->ref()));
         s->attrs.push_back(std::move(attr));

@@ -3,6 +3,8 @@
 
 #include "core/EdgeMaps.h"
 
+#include <array>
+
 #include "llvm/ADT/StringMap.h"
 
 #include <algorithm>
@@ -12,6 +14,70 @@ using namespace llvm;
 namespace rslc {
 
 namespace {
+
+/// "dimension 3" or "shape [28, 28]" (without the word: "3", "[28, 28]").
+std::string extentText(const BaseVertex &v, bool word = true) {
+  if (v.shape.size() > 1)
+    return (word ? "shape " : "") + shapeText(v.shape);
+  return (word ? "dimension " : "") + std::to_string(v.dim);
+}
+
+/// An attention vertex reads one query [Tq, dk], one key [Tk, dk] and one
+/// value [Tk, dv] and is [Tq, dv]; the roles go nowhere else.
+void checkAttention(const BaseGraph &g, DiagEngine &diags) {
+  std::vector<std::array<int, 3>> roles(g.vertices.size(), {-1, -1, -1});
+  for (unsigned i = 0; i < g.edges.size(); ++i) {
+    const BaseEdge &e = g.edges[i];
+    int role = e.map == MapKind::Query ? 0 : e.map == MapKind::Key ? 1 : e.map == MapKind::Value ? 2 : -1;
+    const BaseVertex &v = g.vertices[e.dst];
+    if (v.agg != Aggregation::Attention) {
+      if (role >= 0)
+        diags.error(e.loc, std::string(keyword(e.map)) + " edge '" + g.vertices[e.src].name +
+                               " -> " + v.name + "' goes to a vertex without attention");
+      continue;
+    }
+    if (role < 0) {
+      diags.error(e.loc, "edge '" + g.vertices[e.src].name + " -> " + v.name +
+                             "' into an attention vertex must be its query, key or value");
+      continue;
+    }
+    if (roles[e.dst][role] >= 0)
+      diags.error(e.loc, "attention vertex '" + v.name + "' has two " +
+                             std::string(keyword(e.map)) + " edges");
+    roles[e.dst][role] = int(i);
+  }
+  for (unsigned v = 0; v < g.vertices.size(); ++v) {
+    const BaseVertex &o = g.vertices[v];
+    if (o.agg != Aggregation::Attention || o.shape.size() != 2)
+      continue;
+    const std::array<int, 3> &r = roles[v];
+    if (r[0] < 0 || r[1] < 0 || r[2] < 0) {
+      diags.error(o.loc, "attention vertex '" + o.name + "' needs a query, a key and a value "
+                         "in-edge (edge maps query, key, value)");
+      continue;
+    }
+    const lift::Shape &q = g.vertices[g.edges[r[0]].src].shape,
+                      &k = g.vertices[g.edges[r[1]].src].shape,
+                      &val = g.vertices[g.edges[r[2]].src].shape;
+    if (q.size() != 2 || k.size() != 2 || val.size() != 2)
+      continue; // reported by the maps' shape rule
+    std::string why;
+    if (q[1] != k[1])
+      why = "query and key must have the same last extent, got " + shapeText(q) + " and " +
+            shapeText(k);
+    else if (k[0] != val[0])
+      why = "key and value must have the same tokens, got " + shapeText(k) + " and " +
+            shapeText(val);
+    else if (o.shape[0] != q[0] || o.shape[1] != val[1])
+      why = "its shape must be [query tokens, value extent] = " +
+            shapeText({q[0], val[1]}) + ", not " + shapeText(o.shape);
+    else if (o.causal && q[0] != k[0])
+      why = "a causal attention needs as many query as key tokens, got " +
+            std::to_string(q[0]) + " and " + std::to_string(k[0]);
+    if (!why.empty())
+      diags.error(o.loc, "attention vertex '" + o.name + "': " + why);
+  }
+}
 
 /// Reports one cycle among the vertices left out of a topological order.
 void reportCycle(const BaseGraph &g, const std::vector<unsigned> &order, DiagEngine &diags) {
@@ -90,11 +156,11 @@ bool checkGraph(const BaseGraph &g, DiagEngine &diags) {
     if (v.role == Role::Input)
       diags.error(e.loc, "input vertex '" + v.name + "' cannot receive an edge (from '" +
                              u.name + "')");
-    if (std::string why = checkMapShape(e.map, u.dim, v.dim); !why.empty())
+    if (std::string why = checkMapShape(e.map, e.params, u.shape, v.shape); !why.empty())
       diags.error(e.loc, std::string(keyword(e.map)) + " edge '" + u.name + " -> " + v.name +
-                             "' joins dimension " + Twine(u.dim) + " to dimension " +
-                             Twine(v.dim) + "; " + why);
+                             "' joins " + extentText(u) + " to " + extentText(v) + "; " + why);
   }
+  checkAttention(g, diags);
   for (const BaseVertex &v : g.vertices)
     if (v.role != Role::Input && !indegree[g.index.find(v.name)->second])
       diags.error(v.loc, (v.role == Role::Output ? "output" : "vertex") + Twine(" '") +
@@ -106,8 +172,9 @@ bool checkGraph(const BaseGraph &g, DiagEngine &diags) {
     const BaseEdge &e = g.edges[i];
     if (e.share.empty())
       continue;
-    if (e.map == MapKind::Skip) {
-      diags.error(e.loc, "skip edges have no weights to share (group '" + e.share + "')");
+    if (!hasWeights(e.map)) {
+      diags.error(e.loc, std::string(keyword(e.map)) + " edges have no weights to share (group '" +
+                             e.share + "')");
       continue;
     }
     auto [it, fresh] = groups.try_emplace(e.share, i);
@@ -115,8 +182,8 @@ bool checkGraph(const BaseGraph &g, DiagEngine &diags) {
     if (fresh)
       continue;
     auto shape = [&](const BaseEdge &x) {
-      return std::string(keyword(x.map)) + " " + std::to_string(g.vertices[x.src].dim) + " -> " +
-             std::to_string(g.vertices[x.dst].dim);
+      return mapText(x.map, x.params) + " " + extentText(g.vertices[x.src], false) + " -> " +
+             extentText(g.vertices[x.dst], false);
     };
     if (shape(e) != shape(first)) {
       diags.error(e.loc, "edges sharing weights '" + e.share + "' must have the same map and "

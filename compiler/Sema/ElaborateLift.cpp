@@ -187,42 +187,6 @@ private:
     return adjacency;
   }
 
-  /// Named arguments of a call; reports unknown, duplicate and positional ones.
-  std::optional<StringMap<Number>> args(const Call &c, const Scope &scope,
-                                        ArrayRef<StringRef> allowed) {
-    StringMap<Number> out;
-    bool ok = true;
-    for (const Arg &a : c.args) {
-      if (a.name.empty()) {
-        diags.error(a.loc, "arguments of '" + c.name + "' are named: write " +
-                               (allowed.empty() ? c.name : c.name + "(" + allowed[0] + " = ...)"));
-        ok = false;
-        continue;
-      }
-      if (!is_contained(allowed, a.name)) {
-        std::string list;
-        for (StringRef s : allowed)
-          list += (list.empty() ? "" : ", ") + s.str();
-        diags.error(a.loc, "'" + c.name + "' has no argument '" + a.name + "'" +
-                               (list.empty() ? " (it takes none)" : " (arguments: " + list + ")"));
-        ok = false;
-        continue;
-      }
-      auto v = ev.eval(*a.value, scope);
-      if (!v) {
-        ok = false;
-        continue;
-      }
-      if (!out.try_emplace(a.name, *v).second) {
-        diags.error(a.loc, "argument '" + a.name + "' given twice");
-        ok = false;
-      }
-    }
-    if (!ok)
-      return std::nullopt;
-    return out;
-  }
-
   /// A lift kind with its argument: the kinds spelled `c.name` are told
   /// apart by the name of the one argument given (Kinds.def).
   std::optional<EdgeLift> liftKind(const Call &c, const Scope &scope) {
@@ -238,7 +202,7 @@ private:
                              " (kinds: " + lift::liftKindSynopsis() + ")");
       return std::nullopt;
     }
-    auto a = args(c, scope, params);
+    auto a = ev.namedArgs(c, scope, params);
     if (!a)
       return std::nullopt;
     std::string param;
@@ -280,7 +244,7 @@ private:
                                " (readouts: " + keywordList<Readout>(", ") + ")");
         return;
       }
-      if (args(c, scope, {}))
+      if (ev.namedArgs(c, scope, {}))
         spec.readout = *r;
       return;
     }
@@ -294,7 +258,7 @@ private:
                              " (laws: " + keywordList<InitLaw>(", ") + ")");
       return;
     }
-    auto a = args(c, scope, {"scale"});
+    auto a = ev.namedArgs(c, scope, {"scale"});
     if (!a)
       return;
     spec.init = *law;

@@ -11,6 +11,9 @@
 
 #include "llvm/ADT/StringSet.h"
 
+#include "core/EdgeMaps.h"
+#include "core/LiftedGraph.h"
+
 using namespace llvm;
 using namespace rslc::ast;
 
@@ -24,6 +27,9 @@ constexpr size_t maxBaseVertices = 1'000'000, maxBaseEdges = 10'000'000;
 constexpr uint64_t maxTotalItems = 2 * maxBaseEdges, maxNameBytes = uint64_t(256) << 20;
 /// Modules using modules recurse: `use` chains deeper than this are refused.
 constexpr size_t maxUseDepth = 256;
+/// Components per copy of one vertex (a shape's product must fit 64 bits;
+/// the lift's estimate refuses what memory cannot hold).
+constexpr int64_t maxVertexDim = int64_t(1) << 62;
 
 class ModuleElaborator {
 public:
@@ -123,55 +129,94 @@ private:
                  : d.role == VertexRole::Output ? Role::Output
                                                 : Role::Hidden;
     proto.bias = proto.role != Role::Input;
-    bool haveDim = false, haveAct = false, haveBias = false, haveAgg = false;
-    for (const ExprPtr &a : d.attrs) {
-      const auto *word = dyn_cast<NameExpr>(a.get());
-      if (!word || scope.lookup(word->name)) { // a dimension
-        auto dim = ev.evalInt(*a, scope, "a vertex dimension");
-        if (!dim)
-          continue;
-        if (haveDim) {
-          diags.error(a->loc, "vertex dimension given twice");
-        } else if (*dim <= 0) {
-          diags.error(a->loc, "vertex dimension must be positive, got " + Twine(*dim));
-        }
-        haveDim = true;
-        proto.dim = std::max<int64_t>(*dim, 1);
+    bool haveDim = false, haveAct = false, haveBias = false, haveAgg = false, haveCausal = false;
+    auto dimension = [&](SMLoc loc, lift::Shape shape) {
+      if (haveDim) {
+        diags.error(loc, "vertex dimension given twice");
+        return;
+      }
+      haveDim = true;
+      proto.shape = std::move(shape);
+      proto.dim = lift::shapeSize(proto.shape);
+    };
+    for (const VertexAttr &attr : d.attrs) {
+      if (!attr.expr) { // a shape
+        if (auto shape = evalShape(attr, scope))
+          dimension(attr.loc, std::move(*shape));
         continue;
       }
-      StringRef w = word->name;
+      const Expr &a = *attr.expr;
+      const auto *word = dyn_cast<NameExpr>(&a);
+      const auto *func = dyn_cast<FuncExpr>(&a);
+      bool isWord = word && !scope.lookup(word->name);
+      bool isWordCall = func && parseKind<Activation>(func->name);
+      if (!isWord && !isWordCall) { // a dimension
+        auto dim = ev.evalInt(a, scope, "a vertex dimension");
+        if (!dim)
+          continue;
+        if (*dim <= 0) {
+          diags.error(a.loc, "vertex dimension must be positive, got " + Twine(*dim));
+          haveDim = true;
+          continue;
+        }
+        dimension(a.loc, {*dim});
+        continue;
+      }
+      StringRef w = isWord ? StringRef(word->name) : StringRef(func->name);
       std::string_view sv(w.data(), w.size());
       std::optional<Activation> act = parseKind<Activation>(sv);
       std::optional<Aggregation> agg = parseKind<Aggregation>(sv);
-      bool isBias = w == "bias" || w == "nobias";
-      if (!act && !isBias && !agg) {
+      bool isBias = w == "bias" || w == "nobias", isCausal = w == "causal";
+      if (!act && !isBias && !agg && !isCausal) {
         std::vector<std::string_view> words = keywords<Activation>();
-        words.insert(words.end(), {"bias", "nobias"});
-        for (std::string_view a : keywords<Aggregation>())
-          words.push_back(a);
+        words.insert(words.end(), {"bias", "nobias", "causal"});
+        for (std::string_view k : keywords<Aggregation>())
+          words.push_back(k);
         std::string hint = closestMatch(w, words);
-        diags.error(a->loc, "unknown activation or vertex attribute '" + w + "'" +
-                                (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
-                                " (activations: " + keywordList<Activation>(", ") +
-                                "; also bias, nobias, " + keywordList<Aggregation>(", ") + ")");
+        diags.error(a.loc, "unknown activation or vertex attribute '" + w + "'" +
+                               (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
+                               " (activations: " + keywordList<Activation>(", ") +
+                               "; also bias, nobias, causal, " +
+                               keywordList<Aggregation>(", ") + ")");
         continue;
       }
       if (proto.role == Role::Input) {
-        diags.error(a->loc, "input vertices take data: they have no activation, bias or "
-                            "aggregation ('" + w + "')");
+        diags.error(a.loc, "input vertices take data: they have no activation, bias or "
+                           "aggregation ('" + w + "')");
         continue;
       }
-      bool &seen = act ? haveAct : isBias ? haveBias : haveAgg;
+      bool &seen = act ? haveAct : isBias ? haveBias : isCausal ? haveCausal : haveAgg;
       if (seen)
-        diags.error(a->loc, "conflicting vertex attribute '" + w + "'");
+        diags.error(a.loc, "conflicting vertex attribute '" + w + "'");
       seen = true;
-      if (act)
+      if (act) {
         proto.act = *act;
-      else if (isBias)
+        if (func && !activationArgument(*func, scope, proto))
+          continue;
+      } else if (isBias) {
         proto.bias = w == "bias";
-      else
+      } else if (isCausal) {
+        proto.causal = true;
+      } else {
         proto.agg = *agg;
+      }
     }
+    if (proto.act == Activation::LayerNorm) {
+      if (haveBias && proto.bias)
+        diags.error(d.loc, "a layernorm vertex has its own shift (beta): it takes no bias");
+      proto.bias = false;
+    }
+    if (proto.act == Activation::Softmax || proto.act == Activation::LayerNorm ||
+        proto.agg == Aggregation::Attention) {
+      if (proto.axis >= int64_t(proto.shape.size()))
+        diags.error(d.loc, "softmax axis " + Twine(proto.axis) + " is not an axis of shape " +
+                               shapeText(proto.shape));
+    }
+    if (proto.causal && proto.agg != Aggregation::Attention)
+      diags.error(d.loc, "'causal' applies to attention vertices only");
+    if (proto.agg == Aggregation::Attention && proto.shape.size() != 2)
+      diags.error(d.loc, "an attention vertex has a shape [T, d] (tokens, components), not " +
+                             shapeText(proto.shape));
     for (const Ref &r : d.names) {
       auto names = ev.expand(r, scope);
       if (!names || !withinLimits(g, r.loc, double(names->size())))
@@ -185,6 +230,59 @@ private:
         addVertex(std::move(v), g);
       }
     }
+  }
+
+  /// The extents of a shape attribute `[a, b, ...]`, each positive, their
+  /// product at most maxVertexDim; nullopt after an error.
+  std::optional<lift::Shape> evalShape(const VertexAttr &attr, const Scope &scope) {
+    lift::Shape shape;
+    double size = 1;
+    bool ok = true;
+    for (const ExprPtr &e : attr.shape) {
+      auto extent = ev.evalInt(*e, scope, "a shape extent");
+      if (!extent) {
+        ok = false;
+        continue;
+      }
+      if (*extent <= 0) {
+        diags.error(e->loc, "shape extents must be positive, got " + Twine(*extent));
+        ok = false;
+        continue;
+      }
+      size *= double(*extent);
+      shape.push_back(*extent);
+    }
+    if (ok && attr.shape.size() > 8) {
+      diags.error(attr.loc, "a shape has at most 8 axes, got " + Twine(attr.shape.size()));
+      return std::nullopt;
+    }
+    if (ok && size > double(maxVertexDim)) {
+      diags.error(attr.loc, "shape " + shapeText(shape) + " has " + lift::countText(size) +
+                                " components; a vertex has at most " + Twine(maxVertexDim));
+      return std::nullopt;
+    }
+    if (!ok)
+      return std::nullopt;
+    return shape;
+  }
+
+  /// `softmax(A)`: the axis. Other activations take no argument.
+  bool activationArgument(const FuncExpr &f, const Scope &scope, BaseVertex &v) {
+    if (v.act != Activation::Softmax || f.args.size() != 1) {
+      diags.error(f.loc, v.act == Activation::Softmax
+                             ? "softmax takes one argument, the axis: softmax(A)"
+                             : "activation '" + f.name + "' takes no argument");
+      return false;
+    }
+    auto axis = ev.evalInt(*f.args[0], scope, "a softmax axis");
+    if (!axis)
+      return false;
+    if (*axis < 0) {
+      diags.error(f.args[0]->loc, "softmax axis must be non-negative, got " + Twine(*axis));
+      return false;
+    }
+    v.axis = *axis;
+    return true;
   }
 
   void addVertex(BaseVertex v, BaseGraph &g) {
@@ -215,19 +313,40 @@ private:
         proto.share = names->front().name;
         continue;
       }
-      auto map = parseKind<MapKind>(a.word);
+      const Call &c = a.map;
+      auto map = parseKind<MapKind>(c.name);
       if (!map) {
-        std::string hint = closestMatch(a.word, keywords<MapKind>());
-        diags.error(a.loc, "unknown edge map '" + a.word + "'" +
+        std::string hint = closestMatch(c.name, keywords<MapKind>());
+        diags.error(a.loc, "unknown edge map '" + c.name + "'" +
                                (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
                                " (maps: " + keywordList<MapKind>(", ") +
                                "; weight tying: share NAME)");
         continue;
       }
       if (haveMap)
-        diags.error(a.loc, "conflicting edge map '" + a.word + "'");
+        diags.error(a.loc, "conflicting edge map '" + c.name + "'");
       haveMap = true;
       proto.map = *map;
+      std::vector<StringRef> allowed;
+      for (std::string_view n : mapArgNames(*map))
+        allowed.push_back(StringRef(n.data(), n.size()));
+      auto args = ev.namedArgs(c, scope, allowed);
+      if (!args)
+        continue;
+      std::vector<std::pair<std::string, int64_t>> values;
+      bool integers = true;
+      for (auto &kv : *args) {
+        if (!kv.getValue().isInt) {
+          diags.error(c.loc, "argument '" + kv.getKey() + "' of " + c.name +
+                                 " must be an integer, got " + kv.getValue().str());
+          integers = false;
+        }
+        values.push_back({kv.getKey().str(), kv.getValue().i});
+      }
+      if (!integers)
+        continue;
+      if (std::string why = setMapParams(*map, values, proto.params); !why.empty())
+        diags.error(c.loc, why);
     }
     // Edges into an instance that was skipped (and reported) would only
     // repeat that error as undefined vertices.

@@ -35,7 +35,7 @@ std::vector<StringRef> Scope::names() const {
 bool isReservedWord(StringRef name) {
   std::string_view word(name.data(), name.size());
   return parseKind<Activation>(word) || parseKind<Aggregation>(word) || name == "bias" ||
-         name == "nobias";
+         name == "nobias" || name == "causal";
 }
 
 static std::string didYouMean(StringRef word, ArrayRef<StringRef> candidates) {
@@ -303,6 +303,41 @@ Evaluator::resolveVertices(const RefList &refs, const Scope &scope, const BaseGr
       }
       diags.error(n.loc, "undefined vertex '" + n.name + "' in module '" + g.name + "'" +
                              (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+  }
+  if (!ok)
+    return std::nullopt;
+  return out;
+}
+
+std::optional<StringMap<Number>> Evaluator::namedArgs(const Call &c, const Scope &scope,
+                                                   ArrayRef<StringRef> allowed) {
+  StringMap<Number> out;
+  bool ok = true;
+  for (const Arg &a : c.args) {
+    if (a.name.empty()) {
+      diags.error(a.loc, "arguments of '" + c.name + "' are named: write " +
+                             (allowed.empty() ? c.name : c.name + "(" + allowed[0] + " = ...)"));
+      ok = false;
+      continue;
+    }
+    if (!is_contained(allowed, a.name)) {
+      std::string list;
+      for (StringRef s : allowed)
+        list += (list.empty() ? "" : ", ") + s.str();
+      diags.error(a.loc, "'" + c.name + "' has no argument '" + a.name + "'" +
+                             (list.empty() ? " (it takes none)" : " (arguments: " + list + ")"));
+      ok = false;
+      continue;
+    }
+    auto v = eval(*a.value, scope);
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    if (!out.try_emplace(a.name, *v).second) {
+      diags.error(a.loc, "argument '" + a.name + "' given twice");
+      ok = false;
     }
   }
   if (!ok)

@@ -64,6 +64,11 @@ public:
   std::optional<std::vector<unsigned>> resolveVertices(const ast::RefList &refs,
                                                        const Scope &scope, const BaseGraph &graph);
 
+  /// The named arguments of a call (`sparse(degree = 8)`), evaluated;
+  /// reports unknown, duplicate and positional ones, and returns nullopt then.
+  std::optional<llvm::StringMap<Number>> namedArgs(const ast::Call &c, const Scope &scope,
+                                                   llvm::ArrayRef<llvm::StringRef> allowed);
+
   /// Walks a block, expanding `for` and `if`; every other statement is
   /// passed to `leaf` with the scope of its iteration. Stops when the total
   /// number of statement instances exceeds `maxInstances` (reported).

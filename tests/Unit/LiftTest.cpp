@@ -24,9 +24,9 @@ LiftPlan chain(int64_t na, int64_t nb, LiftKind kind, int64_t degree = 0, double
                 {"a", Role::Hidden, na, 1, Activation::Relu, true, Aggregation::Sum},
                 {"b", Role::Hidden, nb, 1, Activation::Relu, true, Aggregation::Sum},
                 {"y", Role::Output, 1, 1, Activation::Identity, true, Aggregation::Sum}};
-  p.edges = {{0, 1, MapKind::Linear, {LiftKind::Full, 0, 0}, 0},
-             {1, 2, MapKind::Linear, {kind, degree, prob}, 1},
-             {2, 3, MapKind::Linear, {LiftKind::Full, 0, 0}, 2}};
+  p.edges = {{0, 1, MapKind::Linear, {}, {LiftKind::Full, 0, 0}, 0},
+             {1, 2, MapKind::Linear, {}, {kind, degree, prob}, 1},
+             {2, 3, MapKind::Linear, {}, {LiftKind::Full, 0, 0}, 2}};
   p.groupNames = {"x->a", "a->b", "b->y"};
   return p;
 }
@@ -102,7 +102,7 @@ TEST(LiftVerifier, RowPointers) {
 
 TEST(LiftVerifier, Cycle) {
   LiftPlan p = chain(4, 4, LiftKind::Full);
-  p.edges.push_back({2, 1, MapKind::Linear, {LiftKind::Full, 0, 0}, 1});
+  p.edges.push_back({2, 1, MapKind::Linear, {}, {LiftKind::Full, 0, 0}, 1});
   LiftedGraph g = expand(p);
   EXPECT_NE(firstError(g).find("the base graph has a cycle"), std::string::npos) << firstError(g);
 }
@@ -194,7 +194,7 @@ TEST(LiftInit, NormalVarianceFollowsFanIn) {
     double mean = s / t.size, var = s2 / t.size - mean * mean;
     EXPECT_NEAR(mean, 0.0, 0.02);
     EXPECT_NEAR(var * 25, 4.0, 0.1) << int(law);
-    const ParamTensor &bias = g.tensors[g.biasTensor[1]];
+    const ParamTensor &bias = g.tensors[g.vertexTensor[1]];
     for (uint64_t k = 0; k < bias.size; ++k)
       ASSERT_EQ(w[bias.offset + k], 0.0f);
     // The same on another thread count.

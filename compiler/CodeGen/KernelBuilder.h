@@ -1,0 +1,133 @@
+//===- KernelBuilder.h - IR building blocks shared by the kernel emitters -===//
+//
+// One KernelBuilder emits one module: it creates kernels as the contract
+// declares them (core/KernelContract.h) and offers the loops, batch tiles
+// and arithmetic the edge kernels (EdgeKernels.cpp) and vertex kernels
+// (VertexKernels.cpp) are written with.
+//
+// Batch tiles: a kernel walks the batch columns [b0, b1) in tiles of 8
+// vector registers (8 independent FMA chains hide the FMA latency), then
+// of one register, then single columns. Every column sees the same
+// operations in the same order whatever tile holds it, so results do not
+// depend on how callers split batches.
+//
+//===----------------------------------------------------------------------===//
+#ifndef RSLC_CODEGEN_KERNELBUILDER_H
+#define RSLC_CODEGEN_KERNELBUILDER_H
+
+#include "CodeGen/EmitKernels.h"
+
+#include "core/KernelContract.h"
+#include "core/KernelSignatures.h"
+
+#include "llvm/IR/IRBuilder.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+namespace rslc::codegen {
+
+class KernelBuilder {
+public:
+  KernelBuilder(const lift::LiftPlan &plan, Precision precision, unsigned vectorBits,
+                llvm::LLVMContext &ctx);
+
+  /// The module with every kernel, table and global of the contract.
+  std::unique_ptr<llvm::Module> run();
+
+  // Everything below is for the emitters of EdgeKernels.cpp and
+  // VertexKernels.cpp, which build their kernels with it.
+  using Value = llvm::Value;
+  using Type = llvm::Type;
+  using Function = llvm::Function;
+
+  //===--- Edge kernels (EdgeKernels.cpp) ---------------------------------===//
+  Function *edgeForward(const lift::EdgeSignature &sig, size_t k);
+  Function *edgeWeightGrad(const lift::EdgeSignature &sig, size_t k);
+  Function *edgeDataGrad(const lift::EdgeSignature &sig, size_t k);
+
+  //===--- Vertex kernels (VertexKernels.cpp) -----------------------------===//
+  Function *activationForward(const lift::VertexSignature &sig, size_t k);
+  Function *activationBackward(const lift::VertexSignature &sig, size_t k);
+  Function *attentionForward(const lift::VertexSignature &sig, size_t k);
+  Function *attentionBackward(const lift::VertexSignature &sig, size_t k);
+
+  //===--- Building blocks ------------------------------------------------===//
+
+  /// The kernel `decl` for signature k: void prefix<k>(args...), pointer
+  /// arguments noalias (read-only unless written), named as in the contract;
+  /// the builder is left in its entry block.
+  Function *kernel(const contract::KernelDecl &decl, size_t k);
+  Value *arg(Function *f, llvm::StringRef name);
+
+  /// for (iv = start; iv < end; iv += step) body(iv)
+  void loop(Value *start, Value *end, const llvm::Twine &name,
+            llvm::function_ref<void(Value *)> body, int64_t step = 1);
+  /// Like loop, carrying a floating accumulator; returns its final value.
+  Value *reduce(Value *start, Value *end, Value *init, const llvm::Twine &name,
+                llvm::function_ref<Value *(Value *iv, Value *acc)> body);
+  /// if (cond) body()
+  void ifThen(Value *cond, llvm::function_ref<void()> body);
+
+  /// Batch columns [b0, b1) a tile at a time, widest tiles first; calls
+  /// body(offset, k) for the tile of kind k at column offset.
+  void batchTiles(Value *b0, Value *b1, llvm::function_ref<void(Value *offset, size_t k)> body);
+  Type *tileType(size_t k) const { return tiles[k].second; }
+  /// A tile of `type` at base[index ..] (batch rows are aligned to one element).
+  Value *loadTile(Type *type, Value *base, Value *index);
+  void storeTile(Value *v, Value *base, Value *index);
+  /// A scalar broadcast to `type` (a tile's type).
+  Value *splat(Type *type, Value *scalar);
+  Value *splat(Type *type, double x) { return splat(type, fp(x)); }
+
+  /// e^x, for scalars and tiles. f32: a range-reduced polynomial (within
+  /// 2 ulp, NaN and infinities handled), vectorised; f64 (gradient checks):
+  /// the exact llvm.exp.
+  Value *exp(Value *x);
+
+  llvm::Constant *c64(int64_t v) { return llvm::ConstantInt::get(i64, v); }
+  llvm::Constant *fp(double v) { return llvm::ConstantFP::get(T, v); }
+  Value *at(Value *base, Value *index) { return b.CreateInBoundsGEP(T, base, index); }
+  Value *load(Value *base, Value *index) { return b.CreateLoad(T, at(base, index)); }
+  Value *mul(Value *x, Value *y) { return b.CreateNSWMul(x, y); }
+  Value *add(Value *x, Value *y) { return b.CreateNSWAdd(x, y); }
+  Value *fadd(Value *x, Value *y) { return b.CreateFAdd(x, y); }
+  Value *fsub(Value *x, Value *y) { return b.CreateFSub(x, y); }
+  Value *fmul(Value *x, Value *y) { return b.CreateFMul(x, y); }
+  Value *fma(Value *x, Value *y, Value *z) {
+    return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {x->getType()}, {x, y, z});
+  }
+  Value *call(llvm::Intrinsic::ID id, llvm::ArrayRef<Value *> args) {
+    return b.CreateIntrinsic(id, {args[0]->getType()}, args);
+  }
+  Value *libm(llvm::StringRef name, Value *x);
+  /// x += s at base[index] (a scalar).
+  void addTo(Value *base, Value *index, Value *s) {
+    Value *p = at(base, index);
+    b.CreateStore(fadd(b.CreateLoad(T, p), s), p);
+  }
+  /// sum over b in [0, B) of term(b), reassociable (vectorised), in a fixed
+  /// order: deterministic. With `contractTerm`, the term's own arithmetic
+  /// may fuse into the sum (a product becomes an FMA).
+  Value *sumOverBatch(Value *B, llvm::function_ref<Value *(Value *b)> term,
+                      bool contractTerm = false);
+
+  const lift::LiftPlan &plan;
+  llvm::LLVMContext &ctx;
+  llvm::IRBuilder<> b;
+  std::unique_ptr<llvm::Module> module;
+  Type *T, *i64, *i32;
+  llvm::PointerType *ptr;
+  /// Batch tiles, widest first: columns and their type.
+  std::vector<std::pair<int64_t, Type *>> tiles;
+  llvm::FastMathFlags reduceFlags;
+
+private:
+  void global(llvm::StringRef name, llvm::Constant *init);
+  void table(llvm::StringRef name, llvm::ArrayRef<llvm::Constant *> entries);
+};
+
+} // namespace rslc::codegen
+
+#endif
