@@ -58,9 +58,13 @@ std::string setMapParams(MapKind map, const std::vector<std::pair<std::string, i
     return m + " stride must be between 1 and 64, got " + std::to_string(p.stride);
   if (p.dilation < 1 || p.dilation > 64)
     return m + " dilation must be between 1 and 64, got " + std::to_string(p.dilation);
-  if (p.padding < 0 || p.padding >= p.kernel * p.dilation)
-    return m + " padding must be between 0 and kernel x dilation - 1 (" +
-           std::to_string(p.kernel * p.dilation - 1) + "), got " + std::to_string(p.padding);
+  // Every window must hold a pixel of the map: a pooling window made of
+  // padding only has no maximum.
+  int64_t maxPadding = map == MapKind::Conv ? p.kernel * p.dilation - 1 : p.kernel / 2;
+  if (p.padding < 0 || p.padding > maxPadding)
+    return m + " padding must be between 0 and " +
+           (map == MapKind::Conv ? "kernel x dilation - 1" : "kernel / 2") + " (" +
+           std::to_string(maxPadding) + "), got " + std::to_string(p.padding);
   return "";
 }
 

@@ -1,9 +1,11 @@
 """Independent numpy references for generated libraries (float32 builds).
 
-  reference.py identity LIB.so CHECKED.rsl MODULE
-      The identity lift of MODULE (one copy per vertex) computes the base
-      network: a numpy evaluation of the base graph read from the checked
-      blueprint, with the library's own parameters, must give its outputs.
+  reference.py lifted LIB.so LISTING CHECKED.rsl MODULE [SCALE]
+      The library computes its lifted network: a numpy evaluation of it,
+      from the base graph in the checked blueprint, the lifted edges in
+      LISTING (`rslc --emit=lifted --print-edges`) and the library's own
+      parameters, must give its outputs (inputs uniform in [-SCALE, SCALE]).
+      With the identity lift (--module), this is the base network itself.
   reference.py mlp LIB.so N
       A fully-connected lift (width N) of x:4 -> relu -> tanh -> y:3 is the
       dense MLP: numpy's forward pass and hand-written backprop of the mean
@@ -81,53 +83,186 @@ ACTIVATIONS = {
 }
 
 
+def split_top(text):
+    """Splits at commas outside brackets and parentheses."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return parts + [cur.strip()] if cur.strip() else parts
+
+
 def parse_module(text, name):
+    """Vertices and edges of MODULE in the checked blueprint (--emit=checked)."""
     body = re.search(r"^module " + re.escape(name) + r" \{\n(.*?)^\}", text, re.M | re.S).group(1)
     vertices, edges = [], []
     for line in body.splitlines():
         line = line.strip().rstrip(";")
-        m = re.match(r"(input|hidden|output) (\S+): (\d+)(?:, (\w+), (bias|nobias)(?:, (prod))?)?$", line)
+        m = re.match(r"(input|hidden|output) (\S+): (.*)$", line)
         if m:
-            role, vname, dim, act, bias, prod = m.groups()
-            vertices.append(dict(role=role, name=vname, dim=int(dim), act=act or "identity",
-                                 bias=bias == "bias", prod=prod == "prod"))
+            role, vname, rest = m.groups()
+            fields = split_top(rest)
+            shape = [int(e) for e in re.findall(r"\d+", fields[0])]
+            v = dict(role=role, name=vname, shape=shape, dim=int(np.prod(shape)), act="identity",
+                     axis=-1, bias=False, agg="sum", causal=False)
+            for f in fields[1:]:
+                if f in ("bias", "nobias"):
+                    v["bias"] = f == "bias"
+                elif f in ("prod", "attention", "sum"):
+                    v["agg"] = f
+                elif f == "causal":
+                    v["causal"] = True
+                else:
+                    am = re.match(r"(\w+)(?:\((\d+)\))?$", f)
+                    v["act"], v["axis"] = am.group(1), int(am.group(2)) if am.group(2) else -1
+            vertices.append(v)
             continue
-        m = re.match(r"(\S+) -> (\S+): (\w+)(?:, share (\S+))?$", line)
-        src, dst, kind, share = m.groups()
-        edges.append(dict(src=src, dst=dst, map=kind, share=share))
+        m = re.match(r"(\S+) -> (\S+): (\w+)(?:\(([^)]*)\))?(?:, share (\S+))?$", line)
+        src, dst, kind, args, share = m.groups()
+        params = dict(kernel=1, stride=1, padding=0, dilation=1)
+        for k, val in re.findall(r"(\w+) = (\d+)", args or ""):
+            params[k] = int(val)
+        edges.append(dict(src=src, dst=dst, map=kind, share=share, **params))
     return vertices, edges
 
 
-def identity_reference(lib_path, checked_path, module, scale=1.0):
+def along_last_axis(u, v):
+    return len(u) >= 2 and len(u) == len(v) and u[:-1] == v[:-1]
+
+
+def weight_shape(e, u, v):
+    """The shape of one edge's weights (docs/abi.md), or None."""
+    if e["map"] == "linear":
+        return (v[-1], u[-1]) if along_last_axis(u, v) else (int(np.prod(v)), int(np.prod(u)))
+    if e["map"] == "diag":
+        return tuple(v)
+    if e["map"] == "conv":
+        return (e["kernel"], e["kernel"])
+    return None
+
+
+def window(y, e, out_shape, pad_value):
+    """For each kernel position (ky, kx), the (N, H', W') slice of y it reads."""
+    k, s, p, d = e["kernel"], e["stride"], e["padding"], e["dilation"]
+    n, h, w = y.shape
+    yp = np.full((n, h + 2 * p, w + 2 * p), pad_value)
+    yp[:, p:p + h, p:p + w] = y
+    ho, wo = out_shape
+    for ky in range(k):
+        for kx in range(k):
+            yield ky, kx, yp[:, ky * d:ky * d + s * (ho - 1) + 1:s, kx * d:kx * d + s * (wo - 1) + 1:s]
+
+
+def apply_map(e, y, u, v):
+    n = y.shape[0]
+    m = e["map"]
+    if m == "linear":
+        if along_last_axis(u, v):
+            return y @ e["w"].T
+        return (y.reshape(n, -1) @ e["w"].T).reshape((n,) + tuple(v))
+    if m == "diag":
+        return y * e["w"]
+    if m in ("skip", "query", "key", "value"):
+        return y.reshape((n,) + tuple(v if m == "skip" else u))
+    if m == "conv":
+        return sum(e["w"][ky, kx] * win for ky, kx, win in window(y, e, v, 0.0))
+    if m == "avgpool":
+        return sum(win for _, _, win in window(y, e, v, 0.0)) / e["kernel"] ** 2
+    if m == "maxpool":
+        return np.max(np.stack([win for _, _, win in window(y, e, v, -np.inf)]), axis=0)
+    raise ValueError(m)
+
+
+def vertex_output(v, ins, params):
+    """The vertex's activation from its in-edges' pre-activations."""
+    if v["agg"] == "attention":
+        q, k, val = ins["query"], ins["key"], ins["value"]
+        scores = q @ np.swapaxes(k, 1, 2) / math.sqrt(q.shape[-1])
+        if v["causal"]:
+            t = scores.shape[1]
+            scores = np.where(np.tril(np.ones((t, t), bool)), scores, -np.inf)
+        p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        z = (p / p.sum(axis=-1, keepdims=True)) @ val
+    elif v["agg"] == "prod":
+        z = np.prod(np.stack(list(ins["terms"])), axis=0)
+    else:
+        z = np.sum(np.stack(list(ins["terms"])), axis=0)
+    if v["bias"]:
+        z = z + params.reshape(v["shape"])
+    act = v["act"]
+    if act == "softmax":
+        axis = 1 + (v["axis"] if v["axis"] >= 0 else len(v["shape"]) - 1)
+        e = np.exp(z - z.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+    if act == "layernorm":
+        d = v["shape"][-1]
+        gain, shift = params[:d], params[d:]
+        mean = z.mean(axis=-1, keepdims=True)
+        var = ((z - mean) ** 2).mean(axis=-1, keepdims=True)
+        return (z - mean) / np.sqrt(var + 1e-5) * gain + shift
+    return ACTIVATIONS[act](z)
+
+
+def parse_listing(text):
+    """Copies per vertex, the readout, and each base edge's lifted edges
+    (source copy, target copy) in forward order, from `rslc --emit=lifted
+    --print-edges`."""
+    copies = {m.group(1): int(m.group(2))
+              for m in re.finditer(r"^vertex (\S+): \w+, (\d+) cop", text, re.M)}
+    readout = re.search(r"readout (\w+)", text).group(1)
+    lifted = {}
+    for u, i, v, j in re.findall(r"^  (\S+)#(\d+) -> (\S+)#(\d+)$", text, re.M):
+        lifted.setdefault((u, v), []).append((int(i), int(j)))
+    return copies, readout, lifted
+
+
+def lifted_reference(lib_path, listing_path, checked_path, module, scale=1.0):
+    """The lifted network computed in numpy from its structure (the listing)
+    and the library's parameters, against the library's outputs."""
     vertices, edges = parse_module(open(checked_path).read(), module)
+    copies, readout, lifted = parse_listing(open(listing_path).read())
     vmap = {v["name"]: v for v in vertices}
     model = Model(lib_path)
-    params = model.array("get_params")
-    # Layout (docs/lifted-ir.md): one tensor per weight group in order of
-    # first use, then one bias per vertex with a bias.
+    params = model.array("get_params").astype(np.float64)
+    # Layout (docs/abi.md): one tensor per weight group in order of first
+    # use (per lifted edge in forward order, that edge's weights), then each
+    # vertex's own parameters (bias, or layernorm's gains and shifts) per copy.
     offset, groups = 0, {}
     for i, e in enumerate(edges):
-        if e["map"] == "skip":
+        u, v = vmap[e["src"]], vmap[e["dst"]]
+        e["lifted"] = lifted[(e["src"], e["dst"])]
+        # random lifts from an unlifted input read its components as copies
+        e["components"] = (u["role"] == "input" and copies[e["src"]] == 1 and u["dim"] > 1 and
+                           e["map"] == "linear" and max(i for i, _ in e["lifted"]) > 0)
+        ushape = [1] if e["components"] else u["shape"]
+        shape = weight_shape(e, ushape, v["shape"])
+        if shape is None:
             continue
         key = e["share"] or ("edge", i)
         if key not in groups:
-            du, dv = vmap[e["src"]]["dim"], vmap[e["dst"]]["dim"]
-            size = du * dv if e["map"] == "linear" else dv
-            groups[key] = params[offset:offset + size].reshape((dv, du) if e["map"] == "linear" else (dv,))
-            offset += size
+            size = int(np.prod(shape))
+            n = len(e["lifted"])
+            groups[key] = params[offset:offset + n * size].reshape((n,) + shape)
+            offset += n * size
         e["w"] = groups[key]
     for v in vertices:
-        if v["role"] != "input" and v["bias"]:
-            v["b"] = params[offset:offset + v["dim"]]
-            offset += v["dim"]
+        per = 2 * v["shape"][-1] if v["act"] == "layernorm" else v["dim"] if v["bias"] else 0
+        if v["role"] != "input":
+            v["p"] = params[offset:offset + copies[v["name"]] * per].reshape(copies[v["name"]], per)
+            offset += copies[v["name"]] * per
     assert offset == len(params), (offset, len(params))
 
     rng = np.random.default_rng(0)
-    x = (scale * rng.uniform(-1, 1, (7, model.nin))).astype(np.float32)
-    values, col = {}, 0
+    samples = 7
+    x = (scale * rng.uniform(-1, 1, (samples, model.nin))).astype(np.float32)
+    values, col = {}, 0  # vertex -> list of per-copy arrays (samples, *shape)
     for v in vertices:
         if v["role"] == "input":
-            values[v["name"]] = x[:, col:col + v["dim"]].astype(np.float64)
+            values[v["name"]] = [x[:, col:col + v["dim"]].astype(np.float64).reshape([samples] + v["shape"])]
             col += v["dim"]
     pending = [v for v in vertices if v["role"] != "input"]
     while pending:  # topological order
@@ -135,18 +270,31 @@ def identity_reference(lib_path, checked_path, module, scale=1.0):
             ins = [e for e in edges if e["dst"] == v["name"]]
             if all(e["src"] in values for e in ins):
                 break
-        terms = []
-        for e in ins:
-            y = values[e["src"]]
-            terms.append(y @ e["w"].T if e["map"] == "linear" else y * e["w"] if e["map"] == "diag" else y)
-        z = np.prod(terms, axis=0) if v["prod"] else np.sum(terms, axis=0)
-        if v["bias"]:
-            z = z + v["b"]
-        values[v["name"]] = ACTIVATIONS[v["act"]](z)
+        outs = []
+        for j in range(copies[v["name"]]):
+            terms = {"terms": []}
+            for e in ins:
+                u = vmap[e["src"]]
+                z = 0
+                for q, (i, jj) in enumerate(e["lifted"]):
+                    if jj != j:
+                        continue
+                    if e["components"]:
+                        y, ushape = values[e["src"]][0].reshape(samples, -1)[:, i:i + 1], [1]
+                    else:
+                        y, ushape = values[e["src"]][i], u["shape"]
+                    if "w" in e:
+                        e["wq"] = e["w"][q]
+                    z = z + apply_map(dict(e, w=e.get("wq")), y, ushape, v["shape"])
+                terms.setdefault(e["map"], z) if e["map"] in ("query", "key", "value") else terms["terms"].append(z)
+            outs.append(vertex_output(v, terms, v["p"][j]))
+        values[v["name"]] = outs
         pending.remove(v)
-    ref = np.concatenate([values[v["name"]] for v in vertices if v["role"] == "output"], axis=1)
-    check(f"identity lift of {module} = base network" + (f" (inputs x {scale:g})" if scale != 1 else ""),
-          model.forward(x), ref)
+    scale_of = {"mean": lambda n: 1 / n, "sqrt": lambda n: 1 / math.sqrt(n), "sum": lambda n: 1}
+    ref = np.concatenate([scale_of[readout](copies[v["name"]]) * sum(values[v["name"]]).reshape(samples, -1)
+                          for v in vertices if v["role"] == "output"], axis=1)
+    name = f"lift of {module} = numpy" + (f" (inputs x {scale:g})" if scale != 1 else "")
+    check(name, model.forward(x), ref)
 
 
 def mlp_reference(lib_path, n):
@@ -181,8 +329,9 @@ def mlp_reference(lib_path, n):
     check("fully-connected lift = dense MLP (gradients)", g, ref)
 
 
-if sys.argv[1] == "identity":
-    identity_reference(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]) if len(sys.argv) > 5 else 1.0)
+if sys.argv[1] == "lifted":
+    lifted_reference(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
+                     float(sys.argv[6]) if len(sys.argv) > 6 else 1.0)
 else:
     mlp_reference(sys.argv[2], int(sys.argv[3]))
 print(f"{passed} passed, {failed} failed")
