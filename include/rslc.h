@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define RSLC_ABI_VERSION 2
+#define RSLC_ABI_VERSION 3
 
 #ifndef RSLC_REAL_DEFINED
 #define RSLC_REAL_DEFINED
@@ -101,12 +101,13 @@ typedef enum rslc_integrator {
 typedef struct rslc_metrics {
   int64_t step;
   double flow_time;    /* sum of step sizes: t in d theta/dt = -grad L */
-  double loss;         /* training loss (full data set) */
+  double loss;         /* training loss: of the whole set (full batch), or the mean over the
+                          mini-batches since the last log (see train_eval) */
   double test_loss;
   double accuracy;     /* cross-entropy only */
   double test_accuracy;
   double param_norm;   /* |theta| */
-  double grad_norm;    /* |grad L| */
+  double grad_norm;    /* |grad L| (mini-batches: root mean square since the last log) */
   double grad_ratio;   /* |grad L|^2 / L */
   double step_size;
   double wall_seconds;
@@ -140,6 +141,9 @@ typedef struct rslc_train_options {
    * process, so all processes take identical steps. Null: one process. */
   int (*allreduce)(double *values, int64_t count, void *user);
   void *allreduce_user;
+  /* Mini-batch methods: 1 evaluates the whole training set at each log (a
+   * full pass) instead of averaging the mini-batches since the last log. */
+  int train_eval;
 } rslc_train_options;
 
 void rslc_default_train_options(rslc_train_options *options);

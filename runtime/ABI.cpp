@@ -202,6 +202,7 @@ RSLC_EXPORT void rslc_default_train_options(rslc_train_options *o) {
   o->tolerance = 1e-4;
   o->max_steps = 1000;
   o->log_every = 10;
+  o->train_eval = 0;
 }
 
 RSLC_EXPORT rslc_status rslc_train(rslc_model *m, const rslc_train_options *o, const rslc_real *x,
@@ -246,7 +247,8 @@ RSLC_EXPORT rslc_status rslc_evaluate(rslc_model *m, const rslc_real *x, const r
           "rslc_evaluate: unknown loss " + std::to_string(int(loss)));
   return guarded(m, [&] {
     int64_t right = 0;
-    *loss_out = m->impl->lossGrad(x, t, n, {}, rslc::Loss(loss), nullptr, &right);
+    *loss_out = m->impl->lossGrad(x, t, n, {}, rslc::Loss(loss), false, &right);
+    m->impl->forgetForward(); // its forward was on x, not on the caller's last batch
     if (accuracy_out)
       *accuracy_out = loss == RSLC_LOSS_CROSS_ENTROPY ? double(right) / double(n) : NAN;
   });

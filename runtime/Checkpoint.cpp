@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -85,20 +86,44 @@ private:
   size_t pos = sizeof magic + 4;
 };
 
+/// Moment array `a` of the model as doubles (empty if it has none).
+std::vector<double> momentAsDoubles(const ModelBase &model, ModelBase::Array a) {
+  const void *data = model.array(a);
+  const size_t P = model.graph().numParams;
+  if (!data)
+    return {};
+  if (model.realBytes() == 8)
+    return {static_cast<const double *>(data), static_cast<const double *>(data) + P};
+  return {static_cast<const float *>(data), static_cast<const float *>(data) + P};
+}
+
+void momentFromDoubles(ModelBase &model, ModelBase::Array a, const std::vector<double> &values) {
+  void *data = model.array(a);
+  if (model.realBytes() == 8)
+    std::copy(values.begin(), values.end(), static_cast<double *>(data));
+  else
+    std::copy(values.begin(), values.end(), static_cast<float *>(data));
+}
+
 /// Why a loaded optimiser state is unusable, or "". What saveCheckpoint
 /// writes: no moments for the flow integrators or a fresh model (-1), an
 /// optional momentum for SGD, both Adam moments or neither; finite values.
-std::string unusableState(const ModelBase::TrainState &s, const std::vector<double> &theta) {
+std::string unusableState(const ModelBase::TrainState &s, const std::vector<double> &m1,
+                          const std::vector<double> &m2, const std::vector<double> &theta) {
   const size_t P = theta.size();
   if (s.integrator != -1 && !isValidKind<Integrator>(s.integrator))
     return "unknown integrator " + std::to_string(s.integrator);
-  bool momentum = s.m.empty() || s.m.size() == P;
-  bool moments = s.integrator == RSLC_SGD    ? momentum && s.v.empty()
-                 : s.integrator == RSLC_ADAM ? momentum && s.v.size() == s.m.size()
-                                             : s.m.empty() && s.v.empty();
+  bool momentum = m1.empty() || m1.size() == P;
+  bool moments = s.integrator == RSLC_SGD    ? momentum && m2.empty()
+                 : s.integrator == RSLC_ADAM ? momentum && m2.size() == m1.size()
+                                             : m1.empty() && m2.empty();
   if (!moments)
-    return "optimiser moments of " + std::to_string(s.m.size()) + " and " +
-           std::to_string(s.v.size()) + " values for " + std::to_string(P) + " parameters";
+    return "optimiser moments of " + std::to_string(m1.size()) + " and " +
+           std::to_string(m2.size()) + " values for " + std::to_string(P) + " parameters";
+  for (const std::vector<double> *m : {&m1, &m2})
+    for (double x : *m)
+      if (!std::isfinite(x))
+        return "an optimiser moment is not a finite number";
   if (s.step < 0 || !(s.flowTime >= 0) || !std::isfinite(s.flowTime) || !(s.stepSize >= 0) ||
       !std::isfinite(s.stepSize))
     return "negative or non-finite step, flow time or step size";
@@ -122,8 +147,8 @@ void saveCheckpoint(const ModelBase &model, const std::string &path) {
   put(body, s.step);
   put(body, s.flowTime);
   put(body, s.stepSize);
-  putVector(body, s.m);
-  putVector(body, s.v);
+  putVector(body, momentAsDoubles(model, ModelBase::Array::Moment1));
+  putVector(body, momentAsDoubles(model, ModelBase::Array::Moment2));
   std::vector<double> theta;
   model.paramsToDouble(theta);
   putVector(body, theta);
@@ -205,8 +230,7 @@ void loadCheckpoint(ModelBase &model, const std::string &path) {
   s.step = r.get<int64_t>();
   s.flowTime = r.get<double>();
   s.stepSize = r.get<double>();
-  s.m = r.getVector();
-  s.v = r.getVector();
+  std::vector<double> m1 = r.getVector(), m2 = r.getVector();
   std::vector<double> theta = r.getVector();
   if (theta.size() != model.graph().numParams)
     throw Error{RSLC_ERROR_OPTION, "checkpoint '" + path + "' holds " + std::to_string(theta.size()) +
@@ -214,10 +238,15 @@ void loadCheckpoint(ModelBase &model, const std::string &path) {
   // The checksum catches damage, not a forged or buggy writer: refuse a
   // state the integrators could not use (an Adam moment of the wrong length
   // would be read out of bounds) before changing the model.
-  if (std::string why = unusableState(s, theta); !why.empty())
+  if (std::string why = unusableState(s, m1, m2, theta); !why.empty())
     throw Error{RSLC_ERROR_IO, "checkpoint '" + path + "' is corrupted (" + why + ")"};
   model.paramsFromDouble(theta);
-  model.train = std::move(s);
+  model.setMoments(m2.empty() ? m1.empty() ? 0 : 1 : 2);
+  if (!m1.empty())
+    momentFromDoubles(model, ModelBase::Array::Moment1, m1);
+  if (!m2.empty())
+    momentFromDoubles(model, ModelBase::Array::Moment2, m2);
+  model.train = s;
 }
 
 

@@ -1,78 +1,127 @@
 //===- Integrators.cpp - gradient flow and its practical cousins -----------===//
 //
-// The integrators work on the parameters as doubles. L(theta) is the mean
-// loss plus weight_decay/2 |theta|^2. The optimiser state (step, flow time,
-// adaptive step size, momenta) lives in the model, so training resumed from
-// a checkpoint takes exactly the steps an uninterrupted run would.
+// The trainer works in place on the model's own arrays, in its precision:
+// the parameters, their gradient and the optimiser's moments. Nothing
+// proportional to the data or the parameters is copied or allocated per
+// step, except the stage vectors of the full-batch Runge-Kutta methods
+// (allocated once per call). L(theta) is the mean loss plus
+// weight_decay/2 |theta|^2. The optimiser state (step, flow time, adaptive
+// step size, moments) lives in the model, so training resumed from a
+// checkpoint takes exactly the steps an uninterrupted run would.
+//
+// Metrics: full-batch methods report the loss and gradient of the step;
+// mini-batch methods the running averages over the batches since the last
+// log (each batch's loss at the parameters it was computed with), unless
+// train_eval asks for a pass over the whole training set at each log.
+// Sums over parameters run over fixed chunks combined in order, so every
+// figure is the same on any thread count.
 //
 //===----------------------------------------------------------------------===//
 #include "Integrators.h"
 
 #include "core/Random.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 
 namespace rslc::rt {
 
 namespace {
 
-double norm(const std::vector<double> &v) {
-  double s = 0;
-  for (double x : v)
-    s += x * x;
-  return std::sqrt(s);
+/// Parameters per chunk of the update and reduction loops.
+constexpr size_t chunkSize = 1 << 16;
+
+/// sum over [0, P) of term(i), in fixed chunks combined in order: the same
+/// on any thread count.
+template <typename Term> double chunkedSum(size_t P, Term term) {
+  const size_t chunks = (P + chunkSize - 1) / chunkSize;
+  double partial[64];
+  std::vector<double> more;
+  double *part = chunks <= 64 ? partial : (more.assign(chunks, 0.0), more.data());
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (size_t c = 0; c < chunks; ++c) {
+    double s = 0;
+    for (size_t i = c * chunkSize, end = std::min(P, (c + 1) * chunkSize); i < end; ++i)
+      s += term(i);
+    part[c] = s;
+  }
+  double total = 0;
+  for (size_t c = 0; c < chunks; ++c)
+    total += part[c];
+  return total;
 }
 
-/// theta + h * k
-void axpy(std::vector<double> &out, const std::vector<double> &theta, double h,
-          const std::vector<double> &k) {
-  out.resize(theta.size());
-  for (size_t i = 0; i < theta.size(); ++i)
-    out[i] = theta[i] + h * k[i];
+/// Runs body(i) for i in [0, P), on the team when P is large; returns
+/// whether every call returned true (a finite result).
+template <typename Body> bool forParams(size_t P, Body body) {
+  bool finite = true;
+#pragma omp parallel for schedule(static) reduction(&& : finite) if (P > chunkSize)
+  for (size_t i = 0; i < P; ++i)
+    finite = body(i) && finite;
+  return finite;
 }
 
-class Trainer {
+template <typename T> class Trainer {
 public:
   Trainer(ModelBase &model, const rslc_train_options &o, const void *x, const void *t, int64_t n,
           const void *xTest, const void *tTest, int64_t nTest)
       : model(model), o(o), x(x), t(t), n(n), xTest(xTest), tTest(tTest), nTest(nTest),
-        start(std::chrono::steady_clock::now()) {}
+        start(std::chrono::steady_clock::now()),
+        theta(static_cast<T *>(model.array(ModelBase::Array::Params))),
+        grad(static_cast<T *>(model.array(ModelBase::Array::Grads))),
+        P(model.graph().numParams) {}
 
   rslc_metrics run() {
     ModelBase::TrainState &s = model.train;
     if (s.integrator >= 0 && s.integrator != o.integrator)
-      throw Error{RSLC_ERROR_OPTION, "the model's optimiser state is for integrator " + std::to_string(s.integrator) +
-                         "; resume with the same integrator (or a fresh model)"};
+      throw Error{RSLC_ERROR_OPTION, "the model's optimiser state is for integrator " +
+                                         std::to_string(s.integrator) +
+                                         "; resume with the same integrator (or a fresh model)"};
     s.integrator = o.integrator;
     if (s.stepSize <= 0)
       s.stepSize = o.step_size;
-    model.paramsToDouble(theta);
-    int64_t stepsPerEpoch = minibatch() ? (n + o.batch_size - 1) / o.batch_size : 1;
+    model.setMoments(o.integrator == RSLC_SGD ? 1 : o.integrator == RSLC_ADAM ? 2 : 0);
+    m1 = static_cast<T *>(model.array(ModelBase::Array::Moment1));
+    m2 = static_cast<T *>(model.array(ModelBase::Array::Moment2));
+    if (o.integrator == RSLC_RK4 || o.integrator == RSLC_ADAPTIVE)
+      for (std::vector<T> *v : {&base, &k1, &k2, &k3})
+        v->assign(P, T(0));
+    if (o.allreduce)
+      sums.assign(P + 3, 0.0);
+    const int64_t stepsPerEpoch = minibatch() ? (n + o.batch_size - 1) / o.batch_size : 1;
     rslc_metrics last{};
     for (int64_t k = 0;; ++k) {
-      // Full-data loss and gradient: every step for gradient flow; at logged
-      // steps and at the end for mini-batch methods (which check the target
-      // loss there).
       bool logNow = o.log_every > 0 && k % o.log_every == 0;
       bool outOfTime = o.time_budget > 0 && elapsed() >= o.time_budget;
       if (o.allreduce) { // stop when any process asks; all learn it together
         stopVote = outOfTime || stopRequested;
         outOfTime = agreedStop;
       }
-      bool needFull = !minibatch() || logNow || k >= o.max_steps || outOfTime;
+      bool end = k >= o.max_steps || outOfTime;
+      // The gradient of this step: the whole training set (full batch), or
+      // the step's mini-batch, which the running averages then include.
       double L = NAN;
-      if (needFull) {
-        L = fullLossGrad(theta, g);
-        if (!std::isfinite(L) || !std::isfinite(norm(g)))
+      if (!end || !minibatch()) {
+        int64_t right = 0;
+        L = minibatch() ? lossGrad(batchRows(stepsPerEpoch), &right) : lossGrad({}, &right);
+        double gg = chunkedSum(P, [&](size_t i) { return double(grad[i]) * double(grad[i]); });
+        if (!std::isfinite(L) || !std::isfinite(gg))
           fail(L);
+        if (!minibatch()) // full batch: the metrics are this step's
+          run_ = Running{};
+        run_.add(L, gg, double(right), double(minibatch() ? o.batch_size : n));
       }
-      bool done = k >= o.max_steps || outOfTime || (needFull && o.target_loss > 0 && L < o.target_loss);
+      bool done = end || (!minibatch() && o.target_loss > 0 && L < o.target_loss);
       if (done || logNow) {
-        last = metrics(L);
+        last = metrics();
+        if (minibatch() && o.target_loss > 0 && last.loss < o.target_loss)
+          done = true;
         if (o.callback && o.callback(&last, o.user)) {
           stopRequested = true;
           done = done || !o.allreduce;
@@ -80,17 +129,10 @@ public:
       }
       if (done)
         break;
-      good = theta;
-      step(stepsPerEpoch);
-      if (!std::all_of(theta.begin(), theta.end(), [](double v) { return std::isfinite(v); }))
-        fail(NAN);
-      // The model's parameters (float or double) are the state: round to
-      // them, so a run resumed from a checkpoint continues identically.
-      model.paramsFromDouble(theta);
-      model.paramsToDouble(theta);
+      step(L);
       ++s.step;
     }
-    model.paramsFromDouble(theta);
+    model.forgetForward();
     return last;
   }
 
@@ -104,64 +146,63 @@ private:
   }
 
   [[noreturn]] void fail(double L) {
-    if (!good.empty())
-      model.paramsFromDouble(good);
     char loss[32];
     std::snprintf(loss, sizeof loss, "%g", L);
-    throw Error{RSLC_ERROR_NUMERIC, "training diverged at step " + std::to_string(model.train.step) +
-                       (std::isfinite(L) ? ": the gradient overflowed (loss " + std::string(loss) + ")"
-                                         : ": the loss is " + std::string(loss)) +
-                       "; the parameters are restored to the last finite step"};
+    throw Error{RSLC_ERROR_NUMERIC,
+                "training diverged at step " + std::to_string(model.train.step) +
+                    (std::isfinite(L) ? ": the gradient overflowed (loss " + std::string(loss) + ")"
+                                      : ": the loss is " + std::string(loss)) +
+                    "; the parameters are restored to the last finite step"};
   }
 
-  /// L(theta) on the whole training set (plus weight decay), gradient in g.
-  double fullLossGrad(const std::vector<double> &th, std::vector<double> &grad,
-                      const std::vector<int64_t> &rows = {}) {
-    model.paramsFromDouble(th);
+  /// L(theta) on rows `rows` of the training set (all if empty), plus weight
+  /// decay; the gradient in `grad`; right answers (cross-entropy) in *right.
+  double lossGrad(const std::vector<int64_t> &rows, int64_t *right) {
+    model.forgetForward();
     double L;
     int64_t count = rows.empty() ? n : int64_t(rows.size());
     try {
-      L = model.lossGrad(x, t, n, rows, Loss(o.loss), &grad, nullptr);
+      L = model.lossGrad(x, t, n, rows, Loss(o.loss), true, right);
     } catch (const Error &e) {
       if (e.status != RSLC_ERROR_NUMERIC)
         throw;
       if (!o.allreduce)
-        fail(NAN); // restores the last finite parameters
-      L = NAN; // the others learn of it through the sum
-      grad.assign(th.size(), NAN);
+        fail(NAN); // nothing changed since the last finite step
+      L = NAN;     // the others learn of it through the sum
+      std::fill(grad, grad + P, T(NAN));
     }
     if (o.allreduce)
-      L = sumOverProcesses(L, count, grad);
+      L = sumOverProcesses(L, count);
     if (o.weight_decay > 0) {
-      double sq = 0;
-      for (size_t i = 0; i < th.size(); ++i) {
-        grad[i] += o.weight_decay * th[i];
-        sq += th[i] * th[i];
-      }
-      L += 0.5 * o.weight_decay * sq;
+      const T wd = T(o.weight_decay);
+      forParams(P, [&](size_t i) {
+        grad[i] += wd * theta[i];
+        return true;
+      });
+      L += 0.5 * o.weight_decay *
+           chunkedSum(P, [&](size_t i) { return double(theta[i]) * double(theta[i]); });
     }
     return L;
   }
 
   /// Data-parallel: the mean loss and gradient over every process's samples
-  /// (each process passes its own mean over `count` samples). Also shares
-  /// the stop votes. Identical on every process.
-  double sumOverProcesses(double L, int64_t count, std::vector<double> &grad) {
-    const size_t P = grad.size();
-    std::vector<double> sums(P + 3);
+  /// (each process passes its own mean over `count` samples); also shares
+  /// the stop votes. Identical on every process. (Right answers are summed
+  /// with the other metrics, at logs.)
+  double sumOverProcesses(double L, int64_t count) {
     for (size_t i = 0; i < P; ++i)
-      sums[i] = grad[i] * double(count);
+      sums[i] = double(grad[i]) * double(count);
     sums[P] = L * double(count), sums[P + 1] = double(count), sums[P + 2] = stopVote;
-    allreduce(sums);
+    allreduce(sums.data(), sums.size());
     double total = sums[P + 1];
     for (size_t i = 0; i < P; ++i)
-      grad[i] = sums[i] / total;
+      grad[i] = T(sums[i] / total);
     agreedStop = sums[P + 2] > 0;
     return sums[P] / total;
   }
 
-  void allreduce(std::vector<double> &values) {
-    if (o.allreduce(values.data(), int64_t(values.size()), o.allreduce_user))
+  void allreduce(double *values, size_t count) {
+    if (o.allreduce(values, int64_t(count), o.allreduce_user))
       throw Error{RSLC_ERROR_OPTION, "the allreduce callback failed"};
   }
 
@@ -176,52 +217,54 @@ private:
     return {perm.begin() + b0, perm.begin() + b1};
   }
 
-  void step(int64_t stepsPerEpoch) {
+  /// theta[i] = next(i) for every i, keeping the old value in undo[i]; if a
+  /// new value is not finite, every parameter is restored and training
+  /// stops (the loss and gradient were finite: an update overflowed).
+  template <typename Next> void update(T *undo, Next next) {
+    bool finite = forParams(P, [&](size_t i) {
+      T old = theta[i], v = next(i);
+      undo[i] = old;
+      theta[i] = v;
+      return std::isfinite(v);
+    });
+    if (!finite) {
+      std::copy(undo, undo + P, theta);
+      fail(NAN);
+    }
+  }
+
+  void step(double L) {
     ModelBase::TrainState &s = model.train;
-    const double h = o.step_size;
-    const size_t P = theta.size();
+    const T h = T(o.step_size);
     switch (o.integrator) {
     case RSLC_EULER:
-      axpy(theta, theta, -h, g);
-      s.flowTime += h;
+      update(grad, [&](size_t i) { return theta[i] - h * grad[i]; });
+      s.flowTime += o.step_size;
       return;
-    case RSLC_RK4: {
-      std::vector<double> k2, k3, k4, tmp;
-      axpy(tmp, theta, -h / 2, g);
-      fullLossGrad(tmp, k2);
-      axpy(tmp, theta, -h / 2, k2);
-      fullLossGrad(tmp, k3);
-      axpy(tmp, theta, -h, k3);
-      fullLossGrad(tmp, k4);
-      for (size_t i = 0; i < P; ++i)
-        theta[i] -= h / 6 * (g[i] + 2 * k2[i] + 2 * k3[i] + k4[i]);
-      s.flowTime += h;
+    case RSLC_RK4:
+      return rk4();
+    case RSLC_ADAPTIVE:
+      return adaptiveStep(L);
+    case RSLC_SGD: {
+      const T mu = T(o.momentum);
+      update(grad, [&](size_t i) {
+        m1[i] = mu * m1[i] + grad[i];
+        return theta[i] - h * m1[i];
+      });
+      s.flowTime += o.step_size;
       return;
     }
-    case RSLC_ADAPTIVE:
-      return adaptiveStep();
-    case RSLC_SGD:
     case RSLC_ADAM: {
-      std::vector<double> grad = g;
-      if (minibatch() && !std::isfinite(fullLossGrad(theta, grad, batchRows(stepsPerEpoch))))
-        fail(NAN);
-      if (s.m.size() != P)
-        s.m.assign(P, 0.0), s.v.assign(o.integrator == RSLC_ADAM ? P : 0, 0.0);
-      if (o.integrator == RSLC_SGD) {
-        for (size_t i = 0; i < P; ++i) {
-          s.m[i] = o.momentum * s.m[i] + grad[i];
-          theta[i] -= h * s.m[i];
-        }
-      } else {
-        double t1 = double(s.step + 1);
-        double c1 = 1 - std::pow(o.beta1, t1), c2 = 1 - std::pow(o.beta2, t1);
-        for (size_t i = 0; i < P; ++i) {
-          s.m[i] = o.beta1 * s.m[i] + (1 - o.beta1) * grad[i];
-          s.v[i] = o.beta2 * s.v[i] + (1 - o.beta2) * grad[i] * grad[i];
-          theta[i] -= h * (s.m[i] / c1) / (std::sqrt(s.v[i] / c2) + o.epsilon);
-        }
-      }
-      s.flowTime += h;
+      double t1 = double(s.step + 1);
+      const T b1 = T(o.beta1), b2 = T(o.beta2), eps = T(o.epsilon);
+      const T c1 = T(1 - std::pow(o.beta1, t1)), c2 = T(1 - std::pow(o.beta2, t1));
+      update(grad, [&](size_t i) {
+        T gi = grad[i];
+        m1[i] = b1 * m1[i] + (T(1) - b1) * gi;
+        m2[i] = b2 * m2[i] + (T(1) - b2) * gi * gi;
+        return theta[i] - h * (m1[i] / c1) / (std::sqrt(m2[i] / c2) + eps);
+      });
+      s.flowTime += o.step_size;
       return;
     }
     default: // checked by rslc_train
@@ -230,81 +273,146 @@ private:
     throw Error{RSLC_ERROR_OPTION, "unknown integrator " + std::to_string(int(o.integrator))};
   }
 
-  /// Bogacki-Shampine 3(2): an embedded pair estimates the local error;
-  /// steps are retried with a smaller h until the error is within tolerance.
-  void adaptiveStep() {
-    ModelBase::TrainState &s = model.train;
-    const size_t P = theta.size();
-    std::vector<double> k2, k3, k4, tmp, y3(P);
-    for (int attempt = 0; attempt < 60; ++attempt) {
-      double h = s.stepSize;
-      axpy(tmp, theta, -h / 2, g);
-      fullLossGrad(tmp, k2);
-      axpy(tmp, theta, -3 * h / 4, k2);
-      fullLossGrad(tmp, k3);
-      for (size_t i = 0; i < P; ++i)
-        y3[i] = theta[i] - h * (2.0 / 9 * g[i] + 1.0 / 3 * k2[i] + 4.0 / 9 * k3[i]);
-      double L4 = fullLossGrad(y3, k4);
-      double err = 0;
-      for (size_t i = 0; i < P; ++i) {
-        double y2 = theta[i] - h * (7.0 / 24 * g[i] + 0.25 * k2[i] + 1.0 / 3 * k3[i] + 0.125 * k4[i]);
-        double scale = o.tolerance * (1 + std::max(std::fabs(theta[i]), std::fabs(y3[i])));
-        err = std::max(err, std::fabs(y3[i] - y2) / scale);
-      }
-      double factor = err > 0 ? 0.9 * std::pow(1 / err, 1.0 / 3) : 5.0;
-      if (std::isfinite(L4) && err <= 1) {
-        theta = y3;
-        s.flowTime += h;
-        s.stepSize = h * std::clamp(factor, 0.2, 5.0);
-        return;
-      }
-      s.stepSize = h * std::clamp(std::isfinite(factor) ? factor : 0.2, 0.1, 0.9);
-    }
-    throw Error{RSLC_ERROR_NUMERIC, "the adaptive integrator could not meet the tolerance (step size " +
-                       std::to_string(s.stepSize) + ")"};
+  /// theta = base + a * k (the parameters at a stage), then the gradient there.
+  double stage(T a, const std::vector<T> &k) {
+    forParams(P, [&](size_t i) {
+      theta[i] = base[i] + a * k[i];
+      return true;
+    });
+    return lossGrad({}, nullptr);
   }
 
-  rslc_metrics metrics(double L) {
+  /// The gradient is the first slope; the others are evaluated at stages
+  /// from `base`, the parameters at the start of the step.
+  void rk4() {
+    const T h = T(o.step_size);
+    std::copy(theta, theta + P, base.data());
+    std::copy(grad, grad + P, k1.data());
+    stageOrFail(stage(-h / 2, k1));
+    std::copy(grad, grad + P, k2.data());
+    stageOrFail(stage(-h / 2, k2));
+    std::copy(grad, grad + P, k3.data());
+    stageOrFail(stage(-h, k3)); // k4 stays in grad
+    bool finite = forParams(P, [&](size_t i) {
+      theta[i] = base[i] - h / 6 * (k1[i] + 2 * k2[i] + 2 * k3[i] + grad[i]);
+      return std::isfinite(theta[i]);
+    });
+    if (!finite)
+      stageOrFail(NAN);
+    model.train.flowTime += o.step_size;
+  }
+
+  /// A stage whose loss is not finite: back to the step's start, and stop.
+  void stageOrFail(double L) {
+    if (std::isfinite(L))
+      return;
+    std::copy(base.begin(), base.end(), theta);
+    fail(L);
+  }
+
+  /// Bogacki-Shampine 3(2): an embedded pair estimates the local error;
+  /// steps are retried with a smaller h until the error is within tolerance.
+  void adaptiveStep(double) {
+    ModelBase::TrainState &s = model.train;
+    std::copy(theta, theta + P, base.data());
+    std::copy(grad, grad + P, k1.data());
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      const double hd = s.stepSize;
+      const T h = T(hd);
+      double L2 = stage(-h / 2, k1);
+      std::copy(grad, grad + P, k2.data());
+      double L3 = stage(-3 * h / 4, k2);
+      std::copy(grad, grad + P, k3.data());
+      // y3 into theta, its slope k4 into grad
+      forParams(P, [&](size_t i) {
+        theta[i] = base[i] - h * (T(2.0 / 9) * k1[i] + T(1.0 / 3) * k2[i] + T(4.0 / 9) * k3[i]);
+        return true;
+      });
+      double L4 = lossGrad({}, nullptr);
+      double err = 0;
+      if (std::isfinite(L2) && std::isfinite(L3) && std::isfinite(L4)) {
+        const size_t chunks = (P + chunkSize - 1) / chunkSize;
+        std::vector<double> part(chunks, 0.0);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+        for (size_t c = 0; c < chunks; ++c)
+          for (size_t i = c * chunkSize, end = std::min(P, (c + 1) * chunkSize); i < end; ++i) {
+            double y3 = double(theta[i]);
+            double y2 = double(base[i]) - hd * (7.0 / 24 * double(k1[i]) + 0.25 * double(k2[i]) +
+                                                1.0 / 3 * double(k3[i]) + 0.125 * double(grad[i]));
+            double scale = o.tolerance * (1 + std::max(std::fabs(double(base[i])), std::fabs(y3)));
+            part[c] = std::max(part[c], std::fabs(y3 - y2) / scale);
+          }
+        for (double e : part)
+          err = std::max(err, e);
+      } else {
+        err = HUGE_VAL;
+      }
+      double factor = err > 0 ? 0.9 * std::pow(1 / err, 1.0 / 3) : 5.0;
+      if (std::isfinite(L4) && err <= 1) { // accepted: theta holds y3
+        s.flowTime += hd;
+        s.stepSize = hd * std::clamp(factor, 0.2, 5.0);
+        return;
+      }
+      s.stepSize = hd * std::clamp(std::isfinite(factor) ? factor : 0.2, 0.1, 0.9);
+    }
+    std::copy(base.begin(), base.end(), theta);
+    throw Error{RSLC_ERROR_NUMERIC, "the adaptive integrator could not meet the tolerance (step size " +
+                                        std::to_string(s.stepSize) + ")"};
+  }
+
+  /// Running sums over the steps since the last log.
+  struct Running {
+    double loss = 0, gradSq = 0, right = 0, samples = 0;
+    int64_t steps = 0;
+    void add(double L, double gg, double r, double count) {
+      loss += L, gradSq += gg, right += r, samples += count, ++steps;
+    }
+  } run_;
+
+  rslc_metrics metrics() {
     rslc_metrics m{};
     m.step = model.train.step;
     m.flow_time = model.train.flowTime;
-    m.loss = L;
     m.test_loss = m.accuracy = m.test_accuracy = NAN;
+    const bool ce = o.loss == RSLC_LOSS_CROSS_ENTROPY;
+    double steps = double(std::max<int64_t>(run_.steps, 1));
+    m.loss = run_.steps ? run_.loss / steps : NAN;
+    m.grad_norm = run_.steps ? std::sqrt(run_.gradSq / steps) : NAN;
     // Sums over processes (one process: these sums): right answers and
     // samples on the training set, test loss x samples, right answers and
     // samples on the test set.
-    std::vector<double> sums(5, 0.0);
-    if (o.loss == RSLC_LOSS_CROSS_ENTROPY || nTest > 0) // evaluations at theta follow
-      model.paramsFromDouble(theta);
-    if (o.loss == RSLC_LOSS_CROSS_ENTROPY && n > 0) {
+    double sums[5] = {run_.right, run_.samples, 0, 0, 0};
+    if (o.train_eval && minibatch()) { // the whole training set, as asked
       int64_t right = 0;
-      model.lossGrad(x, t, n, {}, Loss(o.loss), nullptr, &right);
+      model.forgetForward();
+      m.loss = model.lossGrad(x, t, n, {}, Loss(o.loss), false, &right);
       sums[0] = double(right), sums[1] = double(n);
     }
     if (nTest > 0) {
       int64_t right = 0;
-      sums[2] = double(nTest) * model.lossGrad(xTest, tTest, nTest, {}, Loss(o.loss), nullptr, &right);
+      sums[2] = double(nTest) * model.lossGrad(xTest, tTest, nTest, {}, Loss(o.loss), false, &right);
       sums[3] = double(right), sums[4] = double(nTest);
+      model.forgetForward();
     }
     if (o.allreduce)
-      allreduce(sums);
-    if (sums[1] > 0)
+      allreduce(sums, 5);
+    if (ce && sums[1] > 0)
       m.accuracy = sums[0] / sums[1];
     if (sums[4] > 0) {
       m.test_loss = sums[2] / sums[4];
-      if (o.loss == RSLC_LOSS_CROSS_ENTROPY)
+      if (ce)
         m.test_accuracy = sums[3] / sums[4];
     }
-    m.param_norm = norm(theta);
-    m.grad_norm = norm(g);
-    m.grad_ratio = L > 0 ? m.grad_norm * m.grad_norm / L : NAN;
+    run_ = Running{};
+    m.param_norm = std::sqrt(chunkedSum(P, [&](size_t i) { return double(theta[i]) * double(theta[i]); }));
+    m.grad_ratio = m.loss > 0 ? m.grad_norm * m.grad_norm / m.loss : NAN;
     m.step_size = o.integrator == RSLC_ADAPTIVE ? model.train.stepSize : o.step_size;
     m.wall_seconds = elapsed();
     // Divergence: over the last 5 logs the norm doubled, the loss fell < 1%.
-    history.push_back({m.param_norm, L});
+    history.push_back({m.param_norm, m.loss});
     if (history.size() > 5) {
       auto [n0, l0] = history[history.size() - 6];
-      m.diverging = m.param_norm > 2 * n0 && L > 0.99 * l0;
+      m.diverging = m.param_norm > 2 * n0 && m.loss > 0.99 * l0;
     }
     return m;
   }
@@ -316,7 +424,11 @@ private:
   const void *xTest, *tTest;
   int64_t nTest;
   std::chrono::steady_clock::time_point start;
-  std::vector<double> theta, g, good;
+  T *theta, *grad, *m1 = nullptr, *m2 = nullptr;
+  const size_t P;
+  /// Runge-Kutta: the parameters at the step's start and the slopes.
+  std::vector<T> base, k1, k2, k3;
+  std::vector<double> sums; ///< data-parallel sums (P + 3)
   std::vector<int64_t> perm;
   int64_t permEpoch = -1;
   std::vector<std::pair<double, double>> history;
@@ -330,7 +442,9 @@ private:
 
 rslc_metrics train(ModelBase &model, const rslc_train_options &o, const void *x, const void *t,
                    int64_t n, const void *xTest, const void *tTest, int64_t nTest) {
-  return Trainer(model, o, x, t, n, xTest, tTest, nTest).run();
+  if (model.realBytes() == 8)
+    return Trainer<double>(model, o, x, t, n, xTest, tTest, nTest).run();
+  return Trainer<float>(model, o, x, t, n, xTest, tTest, nTest).run();
 }
 
 } // namespace rslc::rt

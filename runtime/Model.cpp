@@ -232,47 +232,61 @@ public:
   }
 
   double lossGrad(const void *xv, const void *tv, int64_t n, const std::vector<int64_t> &rows,
-                  Loss loss, std::vector<double> *grad, int64_t *correct) override {
+                  Loss loss, bool gradient, int64_t *correct) override {
     const T *x = static_cast<const T *>(xv), *target = static_cast<const T *>(tv);
     const int64_t count = rows.empty() ? n : int64_t(rows.size());
     const int64_t tw = targetWidth(loss, outputSize);
-    if (grad)
+    if (gradient)
       zeroGrads();
     if (correct)
       *correct = 0;
     // Fixed chunks bound the activation memory; the order is fixed, so the
     // result is deterministic.
     constexpr int64_t chunk = 512;
-    std::vector<T> xs, ts;
     double total = 0;
     for (int64_t c0 = 0; c0 < count; c0 += chunk) {
       int64_t nc = std::min(chunk, count - c0);
       const T *xc = x + c0 * inputSize, *tc = target + c0 * tw;
-      if (!rows.empty()) {
-        xs.resize(nc * inputSize);
-        ts.resize(nc * tw);
+      if (!rows.empty()) { // gather the rows (buffers kept across calls)
+        rowsX.resize(size_t(nc * inputSize));
+        rowsT.resize(size_t(nc * tw));
         for (int64_t r = 0; r < nc; ++r) {
           int64_t src = rows[c0 + r];
-          std::copy(x + src * inputSize, x + (src + 1) * inputSize, &xs[r * inputSize]);
-          std::copy(target + src * tw, target + (src + 1) * tw, &ts[r * tw]);
+          std::copy(x + src * inputSize, x + (src + 1) * inputSize, &rowsX[r * inputSize]);
+          std::copy(target + src * tw, target + (src + 1) * tw, &rowsT[r * tw]);
         }
-        xc = xs.data(), tc = ts.data();
+        xc = rowsX.data(), tc = rowsT.data();
       }
       checkTargets(loss, tc, nc, outputSize);
       int64_t right = 0;
-      total += computeLoss(xc, tc, nc, loss, T(1) / T(count), grad != nullptr, &right);
+      total += computeLoss(xc, tc, nc, loss, T(1) / T(count), gradient, &right);
       if (correct)
         *correct += right;
     }
-    if (grad) {
-      grad->resize(grads.size());
-      const size_t P = grads.size();
-#pragma omp parallel for schedule(static) if (P > paramLoopLength)
-      for (size_t k = 0; k < P; ++k)
-        (*grad)[k] = grads[k];
-    }
     return total / double(count);
   }
+
+  void *array(Array a) override {
+    switch (a) {
+    case Array::Params: return params.data();
+    case Array::Grads: return grads.data();
+    case Array::Moment1: return moment1.empty() ? nullptr : moment1.data();
+    case Array::Moment2: return moment2.empty() ? nullptr : moment2.data();
+    }
+    return nullptr;
+  }
+  int moments() const override { return int(!moment1.empty()) + int(!moment2.empty()); }
+  void setMoments(int count) override {
+    auto size = [&](std::vector<T> &m, bool keep) {
+      if (!keep)
+        std::vector<T>().swap(m);
+      else if (m.size() != params.size())
+        m.assign(params.size(), T(0));
+    };
+    size(moment1, count >= 1);
+    size(moment2, count >= 2);
+  }
+  void forgetForward() override { haveForward = false; }
 
   void paramsToDouble(std::vector<double> &out) const override {
     const size_t P = params.size();
@@ -587,13 +601,15 @@ private:
   /// the gradient of (dyScale * summed loss) to the gradients.
   double computeLoss(const T *x, const T *target, int64_t n, Loss loss, T dyScale, bool backward,
                      int64_t *correct) {
-    std::vector<T> y(n * outputSize), dy(n * outputSize);
-    forward(x, n, y.data());
-    double total = batchLoss(loss, y.data(), target, n, outputSize, dyScale, dy.data(), correct);
+    lossY.resize(size_t(n * outputSize));
+    lossDy.resize(size_t(n * outputSize));
+    forward(x, n, lossY.data());
+    double total =
+        batchLoss(loss, lossY.data(), target, n, outputSize, dyScale, lossDy.data(), correct);
     if (!std::isfinite(total))
       throw Error{RSLC_ERROR_NUMERIC, "the loss is not finite (" + std::to_string(total) + ")"};
     if (backward)
-      this->backward(dy.data(), nullptr);
+      this->backward(lossDy.data(), nullptr);
     return total;
   }
 
@@ -643,7 +659,10 @@ private:
     scheduleTasks();
   }
 
-  std::vector<T> params, grads;
+  std::vector<T> params, grads, moment1, moment2;
+  /// Reused across calls: the rows of a mini-batch, and a loss's outputs
+  /// and their gradient.
+  std::vector<T> rowsX, rowsT, lossY, lossDy;
   /// Per vertex: pre-activations, activations and their gradients, each
   /// [copy][component][batch]; per edge into a product: its own Z and dZ.
   std::vector<std::vector<T>> Z, Y, dY, dZ, Ze, dZe;

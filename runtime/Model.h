@@ -35,23 +35,35 @@ public:
   virtual void getGrads(void *out) const = 0;
   virtual void zeroGrads() = 0;
 
-  /// The parameters as doubles (the integrators' working precision).
+  /// The parameters as doubles (checkpoints).
   virtual void paramsToDouble(std::vector<double> &out) const = 0;
   virtual void paramsFromDouble(const std::vector<double> &in) = 0;
-  /// Mean loss over rows `rows` of (x, target) (all rows if empty), and its
-  /// gradient as doubles unless `grad` is null; `correct` counts right
-  /// classes (cross-entropy).
+  /// Mean loss over rows `rows` of (x, target) (all rows if empty); with
+  /// `gradient`, its gradient is left in array(Grads) (cleared first);
+  /// `correct` counts right classes (cross-entropy).
   virtual double lossGrad(const void *x, const void *target, int64_t n,
-                          const std::vector<int64_t> &rows, Loss loss, std::vector<double> *grad,
+                          const std::vector<int64_t> &rows, Loss loss, bool gradient,
                           int64_t *correct) = 0;
   virtual int realBytes() const = 0;
 
-  /// Optimiser state: what a checkpoint holds besides the parameters.
+  /// The trainer works in place, in the model's precision (realBytes()), on
+  /// arrays of numParams values: the parameters, their gradient, and the
+  /// optimiser's moments (momentum, or Adam's two; empty until resized).
+  enum class Array { Params, Grads, Moment1, Moment2 };
+  virtual void *array(Array a) = 0;
+  const void *array(Array a) const { return const_cast<ModelBase *>(this)->array(a); }
+  /// How many moment arrays exist (0, 1 or 2); resizing keeps or zeroes them.
+  virtual int moments() const = 0;
+  virtual void setMoments(int count) = 0;
+  /// The last forward is stale (parameters changed in place, or another
+  /// forward ran for an evaluation): backward refuses until the next forward.
+  virtual void forgetForward() = 0;
+
+  /// Optimiser state besides the arrays: what a checkpoint holds with them.
   struct TrainState {
     int32_t integrator = -1; ///< -1: never trained
     int64_t step = 0;
     double flowTime = 0, stepSize = 0;
-    std::vector<double> m, v; ///< momentum / Adam moments
   } train;
 
   int64_t inputSize = 0, outputSize = 0;

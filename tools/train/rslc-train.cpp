@@ -39,7 +39,7 @@ struct Settings {
   double targetLoss = 0, timeBudget = 0;
   uint64_t seed = 1, modelSeed = 0;
   double testFraction = 0;
-  bool standardize = false;
+  bool standardize = false, evalTrain = false;
   std::string log;
   int64_t logEvery = 10;
   std::string checkpoint;
@@ -77,6 +77,8 @@ OptionTable options(Settings &s) {
   t.add("target-loss", "L", "stop below this training loss (0: never)", s.targetLoss);
   t.add("time-budget", "S", "stop after this many seconds (0: none)", s.timeBudget);
   t.add("model-seed", "N", "seed of the lift and weights (0: the blueprint's)", s.modelSeed);
+  t.add("eval-train", "mini-batch methods: evaluate the whole training set at each log "
+        "(default: the mean over the mini-batches since the last log)", s.evalTrain);
   t.group("output");
   t.add("log", "FILE", "write metrics as JSON lines to this file (- for stdout)", s.log);
   t.add("log-every", "N", "metrics period in steps", s.logEvery);
@@ -292,6 +294,7 @@ int main(int argc, char **argv) {
   o.step_size = s.stepSize, o.momentum = s.momentum, o.weight_decay = s.weightDecay;
   o.tolerance = s.tolerance, o.batch_size = s.batchSize, o.target_loss = s.targetLoss;
   o.time_budget = s.timeBudget, o.shuffle_seed = s.seed, o.log_every = s.logEvery;
+  o.train_eval = s.evalTrain;
   Reporter reporter; // metrics are the same on every rank: rank 0 reports
   reporter.quiet = s.quiet || world.rank > 0;
   if (world.rank == 0 && s.log == "-")
