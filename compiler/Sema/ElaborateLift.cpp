@@ -317,7 +317,10 @@ private:
       const BaseVertex &u = g.vertices[be.src], &v = g.vertices[be.dst];
       if (u.role != Role::Hidden || v.role != Role::Hidden || warned[be.dst])
         continue;
-      if (spec.copies[be.dst] < spec.copies[be.src]) {
+      // A vertex left unlifted (one copy) merging lifted copies, as a
+      // transformer's residual stream sums its heads, is a design, not a
+      // shrinking fiber.
+      if (spec.copies[be.dst] > 1 && spec.copies[be.dst] < spec.copies[be.src]) {
         warned[be.dst] = true;
         diags.warning(sizeLoc[be.dst], "the fiber of '" + v.name + "' (" +
                                            Twine(spec.copies[be.dst]) +
