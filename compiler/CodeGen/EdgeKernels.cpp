@@ -26,10 +26,13 @@ namespace {
 
 /// One term of a map: a weight index into W (or null), else a constant
 /// coefficient; and the component read (forward) or written (transposed).
+/// A term with `valid` counts only where it is true (a window position
+/// over padding): its component is then a safe stand-in, its factor 0.
 struct Term {
   Value *weight = nullptr;
   double coef = 1;
   Value *component = nullptr;
+  Value *valid = nullptr;
 };
 
 class EdgeEmitter {
@@ -86,9 +89,12 @@ public:
            sig.map == MapKind::AvgPool;
   }
 
-  /// For output pixel a of a window map, calls body(e, c) for each window
-  /// position e = ky*K + kx that falls inside the source map, c its pixel.
-  void window(Value *a, function_ref<void(int64_t e, Value *c)> body) {
+  /// For output pixel a of a window map, calls body(e, c, valid) for each
+  /// window position e = ky*K + kx: branching, only for positions inside
+  /// the source map (valid null); branchless, for every position, c a safe
+  /// pixel where `valid` is false (straight-line code for the tiles).
+  void window(Value *a, function_ref<void(int64_t e, Value *c, Value *valid)> body,
+              bool branchless = false) {
     const MapParams &p = sig.params;
     const int64_t H = sig.uShape[0], W = sig.uShape[1], Wo = sig.vShape[1];
     Value *oy = b.CreateSDiv(a, k.c64(Wo)), *ox = b.CreateSRem(a, k.c64(Wo));
@@ -99,14 +105,20 @@ public:
         Value *ix = k.add(k.mul(ox, k.c64(p.stride)), k.c64(kx * p.dilation - p.padding));
         Value *in = b.CreateAnd(inY, b.CreateAnd(b.CreateICmpSGE(ix, k.c64(0)),
                                                  b.CreateICmpSLT(ix, k.c64(W))));
-        k.ifThen(in, [&] { body(ky * p.kernel + kx, k.add(k.mul(iy, k.c64(W)), ix)); });
+        Value *c = k.add(k.mul(iy, k.c64(W)), ix);
+        if (branchless)
+          body(ky * p.kernel + kx, b.CreateSelect(in, c, k.c64(0)), in);
+        else
+          k.ifThen(in, [&] { body(ky * p.kernel + kx, c, nullptr); });
       }
     }
   }
 
-  /// For source pixel c of a window map, calls body(e, a) for each output
-  /// pixel a whose window holds c, at window position e.
-  void windowsOf(Value *c, function_ref<void(int64_t e, Value *a)> body) {
+  /// For source pixel c of a window map, calls body(e, a, valid) for each
+  /// output pixel a whose window holds c, at window position e (branching
+  /// or branchless, as window()).
+  void windowsOf(Value *c, function_ref<void(int64_t e, Value *a, Value *valid)> body,
+                 bool branchless = false) {
     const MapParams &p = sig.params;
     const int64_t W = sig.uShape[1], Ho = sig.vShape[0], Wo = sig.vShape[1];
     Value *iy = b.CreateSDiv(c, k.c64(W)), *ix = b.CreateSRem(c, k.c64(W));
@@ -123,15 +135,20 @@ public:
       auto [okY, oy] = place(iy, ky, Ho);
       for (int64_t kx = 0; kx < p.kernel; ++kx) {
         auto [okX, ox] = place(ix, kx, Wo);
-        k.ifThen(b.CreateAnd(okY, okX),
-                 [&] { body(ky * p.kernel + kx, k.add(k.mul(oy, k.c64(Wo)), ox)); });
+        Value *ok = b.CreateAnd(okY, okX), *a = k.add(k.mul(oy, k.c64(Wo)), ox);
+        if (branchless)
+          body(ky * p.kernel + kx, b.CreateSelect(ok, a, k.c64(0)), ok);
+        else
+          k.ifThen(ok, [&] { body(ky * p.kernel + kx, a, nullptr); });
       }
     }
   }
 
   /// The terms of output component a of lifted edge q: term.component is
-  /// the source component read.
-  void forEachMapTerm(Value *q, Value *a, function_ref<void(const Term &)> body) {
+  /// the source component read. Window maps' terms are branchless (with
+  /// `valid`) when `branchless`.
+  void forEachMapTerm(Value *q, Value *a, function_ref<void(const Term &)> body,
+                      bool branchless = false) {
     const int64_t du = sig.du, dv = sig.dv;
     switch (sig.map) {
     case MapKind::Linear:
@@ -153,12 +170,18 @@ public:
       return;
     case MapKind::Conv: {
       int64_t kk = sig.params.kernel * sig.params.kernel;
-      window(a, [&](int64_t e, Value *c) { body({k.add(k.mul(q, k.c64(kk)), k.c64(e)), 1, c}); });
+      window(
+          a,
+          [&](int64_t e, Value *c, Value *valid) {
+            body({k.add(k.mul(q, k.c64(kk)), k.c64(e)), 1, c, valid});
+          },
+          branchless);
       return;
     }
     case MapKind::AvgPool: {
       double coef = 1.0 / double(sig.params.kernel * sig.params.kernel);
-      window(a, [&](int64_t, Value *c) { body({nullptr, coef, c}); });
+      window(a, [&](int64_t, Value *c, Value *valid) { body({nullptr, coef, c, valid}); },
+             branchless);
       return;
     }
     case MapKind::MaxPool: // not a sum: see maxPoolForward
@@ -173,7 +196,8 @@ public:
   }
 
   /// The transpose: for source component c of lifted edge q, the output
-  /// components that read it (term.component) and their weights.
+  /// components that read it (term.component) and their weights (window
+  /// maps branchless, with `valid`).
   void forEachTransposedTerm(Value *q, Value *c, function_ref<void(const Term &)> body) {
     const int64_t du = sig.du, dv = sig.dv;
     switch (sig.map) {
@@ -196,14 +220,17 @@ public:
       return;
     case MapKind::Conv: {
       int64_t kk = sig.params.kernel * sig.params.kernel;
-      windowsOf(c, [&](int64_t e, Value *a) {
-        body({k.add(k.mul(q, k.c64(kk)), k.c64(e)), 1, a});
-      });
+      windowsOf(
+          c,
+          [&](int64_t e, Value *a, Value *valid) {
+            body({k.add(k.mul(q, k.c64(kk)), k.c64(e)), 1, a, valid});
+          },
+          true);
       return;
     }
     case MapKind::AvgPool: {
       double coef = 1.0 / double(sig.params.kernel * sig.params.kernel);
-      windowsOf(c, [&](int64_t, Value *a) { body({nullptr, coef, a}); });
+      windowsOf(c, [&](int64_t, Value *a, Value *valid) { body({nullptr, coef, a, valid}); }, true);
       return;
     }
     case MapKind::MaxPool: // see maxPoolDataGrad
@@ -252,6 +279,8 @@ public:
     Value *x = k.loadTile(type, source, offset);
     Value *sum = b.CreateLoad(type, slot);
     Value *w = term.weight ? k.load(W, term.weight) : term.coef != 1 ? k.fp(term.coef) : nullptr;
+    if (term.valid) // a position over padding counts 0
+      w = b.CreateSelect(term.valid, w ? w : k.fp(1), k.fp(0));
     sum = w ? b.CreateIntrinsic(Intrinsic::fmuladd, {type}, {k.splat(type, w), x, sum})
             : k.fadd(sum, x);
     b.CreateStore(sum, slot);
@@ -281,9 +310,12 @@ public:
                         maxPoolTerm(kind, slot, type, a, Y, sourceRow);
                         return;
                       }
-                      forEachMapTerm(q, a, [&](const Term &term) {
-                        accumulate(slot, type, term, W, Y, sourceRow(term.component));
-                      });
+                      forEachMapTerm(
+                          q, a,
+                          [&](const Term &term) {
+                            accumulate(slot, type, term, W, Y, sourceRow(term.component));
+                          },
+                          /*branchless=*/true);
                     });
                   });
         });
@@ -297,11 +329,15 @@ public:
   void maxPoolTerm(size_t kind, Value *slot, Type *type, Value *a, Value *Y,
                    function_ref<Value *(Value *c)> sourceRow) {
     b.CreateStore(k.splat(type, -HUGE_VAL), runningMax[kind]);
-    window(a, [&](int64_t, Value *c) {
-      Value *m = b.CreateLoad(type, runningMax[kind]);
-      b.CreateStore(k.call(Intrinsic::maxnum, {m, k.loadTile(type, Y, sourceRow(c))}),
-                    runningMax[kind]);
-    });
+    window(
+        a,
+        [&](int64_t, Value *c, Value *valid) {
+          Value *x = b.CreateSelect(valid, k.loadTile(type, Y, sourceRow(c)),
+                                    k.splat(type, -HUGE_VAL));
+          b.CreateStore(k.call(Intrinsic::maxnum, {b.CreateLoad(type, runningMax[kind]), x}),
+                        runningMax[kind]);
+        },
+        /*branchless=*/true);
     b.CreateStore(k.fadd(b.CreateLoad(type, slot), b.CreateLoad(type, runningMax[kind])), slot);
   }
 
@@ -372,10 +408,10 @@ public:
   void maxPoolDataGrad(size_t kind, Value *slot, Type *type, Value *c, Value *Y, Value *cRow,
                        Value *B, Value *dZ, function_ref<Value *(Value *a)> targetRow) {
     Type *intType = bestAt[kind]->getAllocatedType();
-    windowsOf(c, [&](int64_t position, Value *a) {
+    windowsOf(c, [&](int64_t position, Value *a, Value *) {
       b.CreateStore(k.splat(type, -HUGE_VAL), runningMax[kind]);
       b.CreateStore(Constant::getAllOnesValue(intType), bestAt[kind]);
-      window(a, [&](int64_t e, Value *pixel) {
+      window(a, [&](int64_t e, Value *pixel, Value *) {
         // the same columns of `pixel`: cRow + (pixel - c) * B
         Value *x = k.loadTile(type, Y, k.add(cRow, k.mul(b.CreateNSWSub(pixel, c), B)));
         Value *best = b.CreateLoad(type, runningMax[kind]);

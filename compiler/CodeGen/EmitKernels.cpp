@@ -25,6 +25,7 @@ KernelBuilder::KernelBuilder(const LiftPlan &plan, Precision precision, unsigned
   T = precision == Precision::F64 ? b.getDoubleTy() : b.getFloatTy();
   int64_t lanes = vectorBits / T->getPrimitiveSizeInBits();
   tiles = {{8 * lanes, FixedVectorType::get(T, 8 * lanes)},
+           {4 * lanes, FixedVectorType::get(T, 4 * lanes)},
            {lanes, FixedVectorType::get(T, lanes)},
            {1, T}};
   i64 = b.getInt64Ty();
