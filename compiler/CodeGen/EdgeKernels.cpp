@@ -17,6 +17,9 @@
 
 #include "core/EdgeMaps.h"
 
+#include <algorithm>
+#include <map>
+
 using namespace llvm;
 using namespace rslc::lift;
 
@@ -286,12 +289,360 @@ public:
     b.CreateStore(sum, slot);
   }
 
+  //===--- Window maps by blocks of pixels --------------------------------===//
+  //
+  // conv and avgpool forward, and for stride 1 their transposes, have the
+  // form out[oy][ox] += sum over taps (ky, kx), in that order, of
+  // w(ky, kx) x in[oy*stride + dy[ky]][ox*stride + dx[kx]], an input pixel
+  // outside the input map counting 0. Computed for P adjacent output pixels
+  // of a row at once, each loaded input tile serves every tap and pixel that
+  // reads it (a 3x3 stride-1 window: P+2 loads for 3P multiply-adds per
+  // kernel row). Every column sees the terms of the per-pixel kernels in
+  // the same order, whatever block or tile holds it.
+
+  struct Taps {
+    int64_t stride;
+    std::vector<int64_t> dy, dx;
+    int64_t inH, inW, outH, outW;
+  };
+  /// Output pixel (oy, ox) reads source pixel (oy*s + ky*d - p, ...).
+  Taps forwardTaps() const {
+    const MapParams &p = sig.params;
+    Taps t{p.stride, {}, {}, sig.uShape[0], sig.uShape[1], sig.vShape[0], sig.vShape[1]};
+    for (int64_t kk = 0; kk < p.kernel; ++kk)
+      t.dy.push_back(kk * p.dilation - p.padding);
+    t.dx = t.dy;
+    return t;
+  }
+  /// Stride 1: source pixel (iy, ix) is read by output pixel
+  /// (iy + p - ky*d, ...) at window position (ky, kx).
+  Taps transposedTaps() const {
+    const MapParams &p = sig.params;
+    Taps t{1, {}, {}, sig.vShape[0], sig.vShape[1], sig.uShape[0], sig.uShape[1]};
+    for (int64_t kk = 0; kk < p.kernel; ++kk)
+      t.dy.push_back(p.padding - kk * p.dilation);
+    t.dx = t.dy;
+    return t;
+  }
+
+  /// Batch tiles of the blocked kernels and their pixels per block: eight
+  /// accumulator registers per block.
+  struct BlockTile {
+    int64_t columns, pixels;
+    Type *type;
+  };
+  std::vector<BlockTile> blockTiles() const {
+    const int64_t L = k.lanes;
+    return {{2 * L, 4, FixedVectorType::get(k.T, 2 * L)},
+            {L, 8, FixedVectorType::get(k.T, L)},
+            {1, 8, k.T}};
+  }
+  std::vector<int64_t> widths(const std::vector<BlockTile> &tiles) const {
+    std::vector<int64_t> w;
+    for (const BlockTile &t : tiles)
+      w.push_back(t.columns);
+    return w;
+  }
+  /// One accumulator slot per pixel of the widest block, per tile kind.
+  void blockSlots(const std::vector<BlockTile> &tiles) {
+    blockAcc.clear();
+    for (const BlockTile &t : tiles) {
+      blockAcc.emplace_back();
+      for (int64_t px = 0; px < t.pixels; ++px)
+        blockAcc.back().push_back(b.CreateAlloca(t.type, nullptr, "acc"));
+    }
+  }
+
+  /// True when every tap of pixels ox0 .. ox0+P-1 reads inside the row.
+  Value *blockInside(const Taps &taps, Value *ox0, int64_t P) {
+    auto [lo, hi] = std::minmax_element(taps.dx.begin(), taps.dx.end());
+    Value *first = k.add(k.mul(ox0, k.c64(taps.stride)), k.c64(*lo));
+    Value *last = k.add(k.mul(ox0, k.c64(taps.stride)), k.c64((P - 1) * taps.stride + *hi));
+    return b.CreateAnd(b.CreateICmpSGE(first, k.c64(0)), b.CreateICmpSLT(last, k.c64(taps.inW)));
+  }
+
+  /// acc[px] += the taps of pixel (oy, ox0 + px), px < P, reading the tile
+  /// of input pixel c at in[inIndex(c)], with weight(e) for window position
+  /// e = ky*K + kx. A kernel row outside the input is skipped; with
+  /// `masked`, single input pixels outside it read 0.
+  void tapBlock(const Taps &taps, Type *type, ArrayRef<AllocaInst *> acc, int64_t P, Value *oy,
+                Value *ox0, bool masked, Value *in, function_ref<Value *(Value *c)> inIndex,
+                function_ref<Value *(int64_t e)> weight) {
+    const int64_t K = taps.dy.size(), s = taps.stride;
+    for (int64_t ky = 0; ky < K; ++ky) {
+      Value *iy = k.add(k.mul(oy, k.c64(s)), k.c64(taps.dy[ky]));
+      Value *rowInside =
+          b.CreateAnd(b.CreateICmpSGE(iy, k.c64(0)), b.CreateICmpSLT(iy, k.c64(taps.inH)));
+      k.ifThen(rowInside, [&] {
+        Value *rowStart = k.mul(iy, k.c64(taps.inW));
+        std::map<int64_t, Value *> loaded; // by offset from ox0 * s
+        for (int64_t kx = 0; kx < K; ++kx) {
+          Value *w = k.splat(type, weight(ky * K + kx));
+          for (int64_t px = 0; px < P; ++px) {
+            int64_t offset = px * s + taps.dx[kx];
+            Value *&x = loaded[offset];
+            if (!x) {
+              Value *ix = k.add(k.mul(ox0, k.c64(s)), k.c64(offset));
+              if (masked) {
+                Value *inside = b.CreateAnd(b.CreateICmpSGE(ix, k.c64(0)),
+                                            b.CreateICmpSLT(ix, k.c64(taps.inW)));
+                Value *tile = k.loadTile(type, in,
+                                         inIndex(k.add(rowStart, b.CreateSelect(inside, ix, k.c64(0)))));
+                x = b.CreateSelect(inside, tile, Constant::getNullValue(type));
+              } else {
+                x = k.loadTile(type, in, inIndex(k.add(rowStart, ix)));
+              }
+            }
+            b.CreateStore(k.fma(w, x, b.CreateLoad(type, acc[px])), acc[px]);
+          }
+        }
+      });
+    }
+  }
+
+  /// For every output row and block of pixels: body(P, oy, ox0, masked),
+  /// `masked` false where every tap of the block reads inside the row.
+  /// Blocks of P pixels, then single pixels to the row's end.
+  void blocksOfRows(const Taps &taps, int64_t P,
+                    function_ref<void(int64_t P, Value *oy, Value *ox0, bool masked)> body) {
+    k.loop(k.c64(0), k.c64(taps.outH), "oy", [&](Value *oy) {
+      auto block = [&](Value *ox0, int64_t P) {
+        Function *f = b.GetInsertBlock()->getParent();
+        BasicBlock *plain = BasicBlock::Create(k.ctx, "inside", f);
+        BasicBlock *edge = BasicBlock::Create(k.ctx, "edge", f);
+        BasicBlock *done = BasicBlock::Create(k.ctx, "blockdone", f);
+        b.CreateCondBr(blockInside(taps, ox0, P), plain, edge);
+        b.SetInsertPoint(plain);
+        body(P, oy, ox0, false);
+        b.CreateBr(done);
+        b.SetInsertPoint(edge);
+        body(P, oy, ox0, true);
+        b.CreateBr(done);
+        b.SetInsertPoint(done);
+      };
+      const int64_t full = taps.outW / P * P;
+      k.loop(k.c64(0), k.c64(full), "ox", [&](Value *ox0) { block(ox0, P); }, P);
+      k.loop(k.c64(full), k.c64(taps.outW), "ox", [&](Value *ox0) { block(ox0, 1); });
+    });
+  }
+  /// acc[0..P) = 0; terms(); out[index(px)] += acc[px].
+  void accumulateBlock(Type *type, ArrayRef<AllocaInst *> acc, int64_t P, Value *out,
+                       function_ref<void()> terms, function_ref<Value *(int64_t px)> index) {
+    for (int64_t px = 0; px < P; ++px)
+      b.CreateStore(Constant::getNullValue(type), acc[px]);
+    terms();
+    for (int64_t px = 0; px < P; ++px) {
+      Value *at = index(px);
+      k.storeTile(k.fadd(k.loadTile(type, out, at), b.CreateLoad(type, acc[px])), out, at);
+    }
+  }
+
+  /// The weight of window position e for lifted edge q (avgpool: 1/K^2).
+  Value *windowWeight(Value *W, Value *q, int64_t e) {
+    const int64_t kk = sig.params.kernel * sig.params.kernel;
+    if (sig.map == MapKind::AvgPool)
+      return k.fp(1.0 / double(kk));
+    return k.load(W, k.add(k.mul(q, k.c64(kk)), k.c64(e)));
+  }
+
+  bool blockedForward() const { return sig.map == MapKind::Conv || sig.map == MapKind::AvgPool; }
+  bool blockedDataGrad() const { return blockedForward() && sig.params.stride == 1; }
+
+  /// forward() for conv and avgpool, by blocks of output pixels; the
+  /// target rows innermost, so that the source pixels around a block stay
+  /// in cache for all of them.
+  void forwardBlocked(Function *f) {
+    Value *W = k.arg(f, "W"), *Y = k.arg(f, "Y"), *Z = k.arg(f, "Z"), *B = k.arg(f, "B");
+    const int64_t du = sig.du, dv = sig.dv;
+    const Taps taps = forwardTaps();
+    const std::vector<BlockTile> tiles = blockTiles();
+    blockSlots(tiles);
+    k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+      const BlockTile &tile = tiles[kind];
+      ArrayRef<AllocaInst *> acc = blockAcc[kind];
+      blocksOfRows(taps, tile.pixels, [&](int64_t P, Value *oy, Value *ox0, bool masked) {
+        k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
+          auto [begin, end] = row(j, k.arg(f, "rowPtr"));
+          accumulateBlock(
+              tile.type, acc, P, Z,
+              [&] {
+                k.loop(begin, end, "q", [&](Value *q) {
+                  Value *i = source(j, q, k.arg(f, "col"));
+                  tapBlock(
+                      taps, tile.type, acc, P, oy, ox0, masked, Y,
+                      [&](Value *c) { return k.add(k.mul(k.add(k.mul(i, k.c64(du)), c), B), t); },
+                      [&](int64_t e) { return windowWeight(W, q, e); });
+                });
+              },
+              [&](int64_t px) {
+                Value *a = k.add(k.mul(oy, k.c64(taps.outW)), k.add(ox0, k.c64(px)));
+                return k.add(k.mul(k.add(k.mul(j, k.c64(dv)), a), B), t);
+              });
+        });
+      });
+    });
+  }
+
+  /// dataGrad() for conv and avgpool of stride 1, by blocks of source
+  /// pixels, the source rows innermost.
+  void dataGradBlocked(Function *f) {
+    Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *dY = k.arg(f, "dY"), *B = k.arg(f, "B");
+    const int64_t du = sig.du, dv = sig.dv;
+    const Taps taps = transposedTaps();
+    const std::vector<BlockTile> tiles = blockTiles();
+    blockSlots(tiles);
+    k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+      const BlockTile &tile = tiles[kind];
+      ArrayRef<AllocaInst *> acc = blockAcc[kind];
+      blocksOfRows(taps, tile.pixels, [&](int64_t P, Value *iy, Value *ix0, bool masked) {
+        k.loop(k.arg(f, "i0"), k.arg(f, "i1"), "i", [&](Value *i) {
+          accumulateBlock(
+              tile.type, acc, P, dY,
+              [&] {
+                outgoing(i, f, [&](Value *q, Value *j) {
+                  tapBlock(
+                      taps, tile.type, acc, P, iy, ix0, masked, dZ,
+                      [&](Value *a) { return k.add(k.mul(k.add(k.mul(j, k.c64(dv)), a), B), t); },
+                      [&](int64_t e) { return windowWeight(W, q, e); });
+                });
+              },
+              [&](int64_t px) {
+                Value *c = k.add(k.mul(iy, k.c64(taps.outW)), k.add(ix0, k.c64(px)));
+                return k.add(k.mul(k.add(k.mul(i, k.c64(du)), c), B), t);
+              });
+        });
+      });
+    });
+  }
+
+  /// weightGrad() for conv: per lifted edge, one accumulator per window
+  /// position (a vector, and a scalar for the last columns) over every
+  /// output pixel and batch column, reduced across lanes at the end. Output
+  /// pixels go by blocks, so a loaded source tile serves every tap that
+  /// reads it.
+  void weightGradConv(Function *f) {
+    Value *dW = k.arg(f, "dW"), *dZ = k.arg(f, "dZ"), *Y = k.arg(f, "Y"), *B = k.arg(f, "B");
+    const int64_t du = sig.du, dv = sig.dv, K = sig.params.kernel, kk = K * K, P = 4;
+    const Taps taps = forwardTaps();
+    const int64_t s = taps.stride;
+    Type *vec = FixedVectorType::get(k.T, k.lanes);
+    std::vector<AllocaInst *> accV, accS;
+    for (int64_t e = 0; e < kk; ++e) {
+      accV.push_back(b.CreateAlloca(vec, nullptr, "accv"));
+      accS.push_back(b.CreateAlloca(k.T, nullptr, "accs"));
+    }
+    Value *vectorEnd = k.mul(b.CreateSDiv(B, k.c64(k.lanes)), k.c64(k.lanes));
+    k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
+      auto [rowBegin, rowEnd] = row(j, k.arg(f, "rowPtr"));
+      Value *begin = b.CreateBinaryIntrinsic(Intrinsic::smax, rowBegin, k.arg(f, "q0"));
+      Value *end = b.CreateBinaryIntrinsic(Intrinsic::smin, rowEnd, k.arg(f, "q1"));
+      k.loop(begin, end, "q", [&](Value *q) {
+        Value *i = source(j, q, k.arg(f, "col"));
+        for (int64_t e = 0; e < kk; ++e) {
+          b.CreateStore(Constant::getNullValue(vec), accV[e]);
+          b.CreateStore(k.fp(0), accS[e]);
+        }
+        blocksOfRows(taps, P, [&](int64_t P, Value *oy, Value *ox0, bool masked) {
+          // The gradient rows of the block's pixels, and the source rows
+          // read (with whether they are inside the map), by offset.
+          std::vector<Value *> zrow(P);
+          for (int64_t px = 0; px < P; ++px)
+            zrow[px] = k.mul(k.add(k.mul(j, k.c64(dv)),
+                                   k.add(k.mul(oy, k.c64(taps.outW)), k.add(ox0, k.c64(px)))),
+                             B);
+          struct Source {
+            Value *row, *inside;
+          };
+          std::map<std::pair<int64_t, int64_t>, Source> sources; // by (ky, offset)
+          for (int64_t ky = 0; ky < K; ++ky) {
+            Value *iy = k.add(k.mul(oy, k.c64(s)), k.c64(taps.dy[ky]));
+            Value *rowInside =
+                b.CreateAnd(b.CreateICmpSGE(iy, k.c64(0)), b.CreateICmpSLT(iy, k.c64(taps.inH)));
+            for (int64_t px = 0; px < P; ++px)
+              for (int64_t kx = 0; kx < K; ++kx) {
+                int64_t offset = px * s + taps.dx[kx];
+                if (sources.count({ky, offset}))
+                  continue;
+                Value *ix = k.add(k.mul(ox0, k.c64(s)), k.c64(offset));
+                Value *inside = b.CreateAnd(rowInside, b.CreateAnd(b.CreateICmpSGE(ix, k.c64(0)),
+                                                                   b.CreateICmpSLT(ix, k.c64(taps.inW))));
+                Value *c = b.CreateSelect(inside, k.add(k.mul(iy, k.c64(taps.inW)), ix), k.c64(0));
+                sources[{ky, offset}] = {k.mul(k.add(k.mul(i, k.c64(du)), c), B), inside};
+              }
+          }
+          auto columns = [&](Value *from, Value *to, Type *type, ArrayRef<AllocaInst *> acc,
+                             int64_t step, bool masked) {
+            k.loop(from, to, "b", [&](Value *bb) {
+              std::vector<Value *> g(P);
+              for (int64_t px = 0; px < P; ++px)
+                g[px] = k.loadTile(type, dZ, k.add(zrow[px], bb));
+              std::map<std::pair<int64_t, int64_t>, Value *> loaded;
+              for (int64_t ky = 0; ky < K; ++ky)
+                for (int64_t kx = 0; kx < K; ++kx) {
+                  Value *sum = b.CreateLoad(type, acc[ky * K + kx]);
+                  for (int64_t px = 0; px < P; ++px) {
+                    std::pair<int64_t, int64_t> at{ky, px * s + taps.dx[kx]};
+                    Value *&y = loaded[at];
+                    if (!y) {
+                      y = k.loadTile(type, Y, k.add(sources[at].row, bb));
+                      if (masked)
+                        y = b.CreateSelect(sources[at].inside, y, Constant::getNullValue(type));
+                    }
+                    sum = k.fma(g[px], y, sum);
+                  }
+                  b.CreateStore(sum, acc[ky * K + kx]);
+                }
+            }, step);
+          };
+          auto pixels = [&](bool masked) {
+            columns(k.c64(0), vectorEnd, vec, accV, k.lanes, masked);
+            columns(vectorEnd, B, k.T, accS, 1, masked);
+          };
+          if (masked) {
+            pixels(true);
+            return;
+          }
+          // The columns are inside; the kernel rows may not be.
+          auto [lo, hi] = std::minmax_element(taps.dy.begin(), taps.dy.end());
+          Value *top = k.add(k.mul(oy, k.c64(s)), k.c64(*lo));
+          Value *bottom = k.add(k.mul(oy, k.c64(s)), k.c64(*hi));
+          Value *rowsInside = b.CreateAnd(b.CreateICmpSGE(top, k.c64(0)),
+                                          b.CreateICmpSLT(bottom, k.c64(taps.inH)));
+          Function *fn = b.GetInsertBlock()->getParent();
+          BasicBlock *plain = BasicBlock::Create(k.ctx, "rowsinside", fn);
+          BasicBlock *edge = BasicBlock::Create(k.ctx, "rowsedge", fn);
+          BasicBlock *done = BasicBlock::Create(k.ctx, "rowsdone", fn);
+          b.CreateCondBr(rowsInside, plain, edge);
+          b.SetInsertPoint(plain);
+          pixels(false);
+          b.CreateBr(done);
+          b.SetInsertPoint(edge);
+          pixels(true);
+          b.CreateBr(done);
+          b.SetInsertPoint(done);
+        });
+        for (int64_t e = 0; e < kk; ++e) {
+          b.setFastMathFlags(k.reduceFlags); // a fixed tree across lanes
+          Value *lanesSum = b.CreateFAddReduce(k.fp(0), b.CreateLoad(vec, accV[e]));
+          b.clearFastMathFlags();
+          k.addTo(dW, k.add(k.mul(q, k.c64(kk)), k.c64(e)),
+                  k.fadd(lanesSum, b.CreateLoad(k.T, accS[e])));
+        }
+      });
+    });
+  }
+
   //===--- Kernels --------------------------------------------------------===//
 
   /// Z[j][a][b0:b1] += sum over q of M(W[q], Y[i])[a], a batch tile at a
   /// time in registers.
   Function *forward(size_t index) {
     Function *f = k.kernel(contract::edgeKernels[contract::Forward], index);
+    if (blockedForward()) {
+      forwardBlocked(f);
+      b.CreateRetVoid();
+      return f;
+    }
     slots();
     Value *W = k.arg(f, "W"), *Y = k.arg(f, "Y"), *Z = k.arg(f, "Z"), *B = k.arg(f, "B");
     const int64_t du = sig.du, dv = sig.dv;
@@ -345,6 +696,11 @@ public:
   /// positions q0..q1 of rows j0..j1.
   Function *weightGrad(size_t index) {
     Function *f = k.kernel(contract::edgeKernels[contract::WeightGrad], index);
+    if (sig.map == MapKind::Conv) {
+      weightGradConv(f);
+      b.CreateRetVoid();
+      return f;
+    }
     Value *dW = k.arg(f, "dW"), *dZ = k.arg(f, "dZ"), *Y = k.arg(f, "Y"), *B = k.arg(f, "B");
     const int64_t du = sig.du, dv = sig.dv;
     k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
@@ -374,6 +730,11 @@ public:
   /// terms times dZ[j], a batch tile at a time.
   Function *dataGrad(size_t index) {
     Function *f = k.kernel(contract::edgeKernels[contract::DataGrad], index);
+    if (blockedDataGrad()) {
+      dataGradBlocked(f);
+      b.CreateRetVoid();
+      return f;
+    }
     slots();
     Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *Y = k.arg(f, "Y"), *dY = k.arg(f, "dY"),
           *B = k.arg(f, "B");
@@ -436,6 +797,7 @@ private:
   IRBuilder<> &b;
   std::vector<Value *> acc, runningMax;
   std::vector<AllocaInst *> bestAt;
+  std::vector<std::vector<AllocaInst *>> blockAcc;
 };
 
 } // namespace

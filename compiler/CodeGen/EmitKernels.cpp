@@ -23,7 +23,7 @@ KernelBuilder::KernelBuilder(const LiftPlan &plan, Precision precision, unsigned
                              LLVMContext &ctx)
     : plan(plan), ctx(ctx), b(ctx), module(std::make_unique<Module>(plan.module, ctx)) {
   T = precision == Precision::F64 ? b.getDoubleTy() : b.getFloatTy();
-  int64_t lanes = vectorBits / T->getPrimitiveSizeInBits();
+  lanes = vectorBits / T->getPrimitiveSizeInBits();
   tiles = {{8 * lanes, FixedVectorType::get(T, 8 * lanes)},
            {4 * lanes, FixedVectorType::get(T, 4 * lanes)},
            {lanes, FixedVectorType::get(T, lanes)},
@@ -169,9 +169,17 @@ void KernelBuilder::ifThen(Value *cond, function_ref<void()> body) {
 
 void KernelBuilder::batchTiles(Value *from, Value *b1,
                                function_ref<void(Value *offset, size_t k)> body) {
-  for (size_t k = 0; k < tiles.size(); ++k) {
-    int64_t width = tiles[k].first;
-    Value *to = k + 1 == tiles.size()
+  std::vector<int64_t> widths;
+  for (auto &tile : tiles)
+    widths.push_back(tile.first);
+  batchTiles(from, b1, widths, body);
+}
+
+void KernelBuilder::batchTiles(Value *from, Value *b1, ArrayRef<int64_t> widths,
+                               function_ref<void(Value *offset, size_t k)> body) {
+  for (size_t k = 0; k < widths.size(); ++k) {
+    int64_t width = widths[k];
+    Value *to = k + 1 == widths.size()
                     ? b1
                     : add(from, mul(b.CreateSDiv(b.CreateNSWSub(b1, from), c64(width)), c64(width)));
     loop(from, to, "t", [&](Value *t) { body(t, k); }, width);

@@ -73,6 +73,9 @@ public:
   /// Batch columns [b0, b1) a tile at a time, widest tiles first; calls
   /// body(offset, k) for the tile of kind k at column offset.
   void batchTiles(Value *b0, Value *b1, llvm::function_ref<void(Value *offset, size_t k)> body);
+  /// The same over tiles of the given widths (widest first, the last 1).
+  void batchTiles(Value *b0, Value *b1, llvm::ArrayRef<int64_t> widths,
+                  llvm::function_ref<void(Value *offset, size_t k)> body);
   Type *tileType(size_t k) const { return tiles[k].second; }
   /// A tile of `type` at base[index ..] (batch rows are aligned to one element).
   Value *loadTile(Type *type, Value *base, Value *index);
@@ -121,6 +124,8 @@ public:
   llvm::PointerType *ptr;
   /// Batch tiles, widest first: columns and their type.
   std::vector<std::pair<int64_t, Type *>> tiles;
+  /// Elements of T in one vector register.
+  int64_t lanes;
   llvm::FastMathFlags reduceFlags;
 
 private:

@@ -257,7 +257,7 @@ def lifted_reference(lib_path, listing_path, checked_path, module, scale=1.0):
     assert offset == len(params), (offset, len(params))
 
     rng = np.random.default_rng(0)
-    samples = 7
+    samples = 37  # register tiles of vectors and single columns
     x = (scale * rng.uniform(-1, 1, (samples, model.nin))).astype(np.float32)
     values, col = {}, 0  # vertex -> list of per-copy arrays (samples, *shape)
     for v in vertices:
@@ -294,7 +294,14 @@ def lifted_reference(lib_path, listing_path, checked_path, module, scale=1.0):
     ref = np.concatenate([scale_of[readout](copies[v["name"]]) * sum(values[v["name"]]).reshape(samples, -1)
                           for v in vertices if v["role"] == "output"], axis=1)
     name = f"lift of {module} = numpy" + (f" (inputs x {scale:g})" if scale != 1 else "")
-    check(name, model.forward(x), ref)
+    batched = model.forward(x)
+    check(name, batched, ref)
+    # Each column sees the same operations whatever tile holds it.
+    alone = np.concatenate([model.forward(x[s:s + 1]) for s in range(samples)])
+    same = np.array_equal(alone, batched)
+    print(f"{'ok' if same else 'FAIL'} samples alone = in a batch of {samples}, bit for bit")
+    global passed, failed
+    passed, failed = passed + same, failed + (not same)
 
 
 def mlp_reference(lib_path, n):
