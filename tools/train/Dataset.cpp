@@ -135,17 +135,28 @@ std::pair<DataSet, DataSet> split(const DataSet &d, double testFraction, uint64_
 }
 
 Standardizer Standardizer::fit(const data::Matrix &x) {
+  // Row by row (the matrix is row-major): the mean, then the mean squared
+  // deviation, summed in doubles.
+  const size_t cols = size_t(x.cols);
+  std::vector<double> sum(cols, 0.0), sq(cols, 0.0);
+  for (int64_t r = 0; r < x.rows; ++r)
+    for (size_t c = 0; c < cols; ++c)
+      sum[c] += x.values[size_t(r) * cols + c];
   Standardizer s;
-  s.mean.assign(size_t(x.cols), 0.0);
-  s.sd.assign(size_t(x.cols), 1.0);
-  for (int64_t c = 0; c < x.cols; ++c) {
-    double mean = 0, sq = 0;
-    for (int64_t r = 0; r < x.rows; ++r)
-      mean += x.at(r, c) / double(x.rows);
-    for (int64_t r = 0; r < x.rows; ++r)
-      sq += (x.at(r, c) - mean) * (x.at(r, c) - mean) / double(x.rows);
-    s.mean[c] = mean;
-    s.sd[c] = sq > 0 ? std::sqrt(sq) : 1.0;
+  s.mean.assign(cols, 0.0);
+  s.sd.assign(cols, 1.0);
+  if (x.rows == 0)
+    return s;
+  for (size_t c = 0; c < cols; ++c)
+    s.mean[c] = sum[c] / double(x.rows);
+  for (int64_t r = 0; r < x.rows; ++r)
+    for (size_t c = 0; c < cols; ++c) {
+      double d = x.values[size_t(r) * cols + c] - s.mean[c];
+      sq[c] += d * d;
+    }
+  for (size_t c = 0; c < cols; ++c) {
+    double var = sq[c] / double(x.rows);
+    s.sd[c] = var > 0 ? std::sqrt(var) : 1.0;
   }
   return s;
 }
