@@ -149,11 +149,27 @@ def torch_transformer(T, In, D, dh, H, Fh, V, seed):
     return Block()
 
 
+def rslc_init(model):
+    """rslc's initial law (docs/language.md, `init`): weights normal with
+    variance 1 / fan_in, biases 0 (layer norms: gains 1, shifts 0)."""
+    import torch
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                fan_in = m.weight[0].numel()
+                m.weight.normal_(0, 1 / math.sqrt(fan_in))
+                if m.bias is not None:
+                    m.bias.zero_()
+    return model
+
+
 def torch_run(model, arrays, a, threads):
     """Adam, cross-entropy, shuffled mini-batches; returns (parameters,
     [(test accuracy, seconds) per epoch])."""
     import torch
     torch.set_num_threads(threads)
+    if a.torch_init == "rslc":
+        rslc_init(model)
     xtr, ytr, xte, yte = (torch.from_numpy(np.ascontiguousarray(v)) for v in arrays)
     opt = torch.optim.Adam(model.parameters(), lr=a.step_size)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -195,6 +211,8 @@ def main():
     ap.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
     ap.add_argument("--torch", choices=["auto", "on", "off"], default="auto",
                     help="PyTorch peers: auto runs them when python3-torch is installed")
+    ap.add_argument("--torch-init", choices=["rslc", "torch"], default="rslc",
+                    help="PyTorch's initial weights: rslc's law (default) or PyTorch's own")
     ap.add_argument("--train-samples", type=int, default=60000, help="cnn: training images used")
     ap.add_argument("--k", type=int, default=8, help="cnn: input channels per sparse channel")
     ap.add_argument("--sequences", type=int, default=20000, help="transformer: samples (80%% train)")

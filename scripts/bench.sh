@@ -2,18 +2,14 @@
 # Sets everything up and runs a quick version of the benchmarks of
 # docs/performance.md (about 6 minutes): the machine's limits, one training
 # step of the reference network against PyTorch, the lift expansion,
-# compile times and dispatch; `full` adds the whole sweep, the scaling curve
+# compile times, dispatch and a convolution layer against PyTorch; `full` adds the whole sweep, the scaling curve
 # and the GraphChallenge sparse DNN shape.
 #   scripts/bench.sh          quick
 #   scripts/bench.sh full     the whole sweep and the scaling curve (an hour)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
-# The PyTorch peers (OpenBLAS, not Debian's reference BLAS).
-for p in python3-torch libopenblas0-pthread; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
-done
+"$top/scripts/install_peers.sh"
 bin=$top/build/bin
 out=$top/results/bench
 mkdir -p "$out"
@@ -23,8 +19,10 @@ if [ "${1:-}" = full ]; then
   /usr/bin/python3 "$top/bench/sweep.py" --out "$out"
   "$top/bench/scaling.sh" | tee "$out/scaling.txt"
   "$bin/bench_lift_expand" 1e8
+  /usr/bin/python3 "$top/bench/conv_peer.py" | tee "$out/conv_peer.txt"
   /usr/bin/python3 "$top/bench/graph_challenge.py" | tee "$out/graph_challenge.txt"
 else
   /usr/bin/python3 "$top/bench/sweep.py" --n 4096 --k 32 --batch 1,256 --threads 1,2 --reps 3 --out "$out"
   "$bin/bench_lift_expand" 1e7
+  /usr/bin/python3 "$top/bench/conv_peer.py" --batch 128 --reps 5 | tee "$out/conv_peer.txt"
 fi
