@@ -8,18 +8,12 @@
 //===----------------------------------------------------------------------===//
 #include "Checkpoint.h"
 
+#include "core/Files.h"
 #include "core/PlanIO.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cmath>
+#include <cstring>
 
 namespace rslc::rt {
 
@@ -124,9 +118,11 @@ std::string unusableState(const ModelBase::TrainState &s, const std::vector<doub
     for (double x : *m)
       if (!std::isfinite(x))
         return "an optimiser moment is not a finite number";
-  if (s.step < 0 || !(s.flowTime >= 0) || !std::isfinite(s.flowTime) || !(s.stepSize >= 0) ||
-      !std::isfinite(s.stepSize))
-    return "negative or non-finite step, flow time or step size";
+  // Steps count up from here: a step near INT64_MAX would overflow.
+  if (s.step < 0 || s.step > (int64_t(1) << 53))
+    return "step " + std::to_string(s.step) + " outside [0, 2^53]";
+  if (!(s.flowTime >= 0) || !(s.flowTime <= 1e300) || !(s.stepSize >= 0) || !(s.stepSize <= 1e300))
+    return "negative or non-finite flow time or step size";
   for (double x : theta)
     if (!std::isfinite(x))
       return "a parameter is not a finite number";
@@ -154,51 +150,20 @@ void saveCheckpoint(const ModelBase &model, const std::string &path) {
   putVector(body, theta);
   put(body, fnv1a(body));
 
-  // Write a temporary file beside the target, flush it to disk, rename it
-  // over the target: the old checkpoint survives any failure before that.
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0)
-    throw Error{RSLC_ERROR_IO, "cannot write checkpoint '" + tmp + "': " + std::strerror(errno)};
-  size_t written = 0;
-  while (written < body.size()) {
-    ssize_t w = ::write(fd, body.data() + written, body.size() - written);
-    if (w < 0) {
-      std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error{RSLC_ERROR_IO, "cannot write checkpoint '" + path + "': " + why +
-                         " (the previous checkpoint is unchanged)"};
-    }
-    written += size_t(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
+  // A temporary file beside the target, flushed to disk, renamed over it:
+  // the old checkpoint survives any failure before that.
+  if (std::string why = files::writeAtomically(path, body); !why.empty())
     throw Error{RSLC_ERROR_IO, "cannot write checkpoint '" + path + "': " + why +
-                       " (the previous checkpoint is unchanged)"};
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error{RSLC_ERROR_IO, "cannot replace checkpoint '" + path + "': " + why};
-  }
-  // Make the rename itself durable (a power cut keeps old or new, whole).
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
-  int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dirFd >= 0) {
-    ::fsync(dirFd);
-    ::close(dirFd);
-  }
+                                   " (the previous checkpoint is unchanged)"};
 }
 
 void loadCheckpoint(ModelBase &model, const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error{RSLC_ERROR_IO, "cannot read checkpoint '" + path + "': " + std::strerror(errno)};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
+  // A checkpoint of this model holds its identity, three vectors of its
+  // parameters and a few numbers: anything much longer is not one.
+  const uint64_t most = identity(model).size() + 3 * 8 * (model.graph().numParams + 1) + 4096;
+  std::string data;
+  if (std::string why = files::readRegular(path, most, data); !why.empty())
+    throw Error{RSLC_ERROR_IO, "cannot read checkpoint '" + path + "': " + why};
   if (data.size() < sizeof magic + 4 + 8 || std::memcmp(data.data(), magic, sizeof magic) != 0)
     throw Error{RSLC_ERROR_IO, "'" + path + "' is not an rslc checkpoint"};
   uint64_t stored;

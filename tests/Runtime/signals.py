@@ -12,6 +12,11 @@
                                     TRAIN with files limited to BYTES (as
                                     on a full disk): it must fail with a
                                     message, and CKPT stay byte-identical
+  signals.py filesize BYTES CKPT -- TRAIN...
+                                    the same under `ulimit -f` as a shell
+                                    sets it: SIGXFSZ at its default action
+                                    (which ends the process) unless rslc
+                                    holds it back; no stale temporary file
 """
 import hashlib
 import os
@@ -74,22 +79,26 @@ elif cmd == "kill":
     print(f"{'ok' if ok else 'FAIL'} killed {n} times, {midwrite} in the middle of a checkpoint write; "
           f"the previous checkpoint resumed every time ({good}/{n})")
     sys.exit(not ok)
-elif cmd == "diskfull":
+elif cmd in ("diskfull", "filesize"):
     limit, ckpt = int(sys.argv[2]), sys.argv[3]
     argv = sys.argv[sys.argv.index("--") + 1:]
     before = hashlib.sha256(open(ckpt, "rb").read()).hexdigest()
 
-    def full_disk():
-        # Writes past `limit` bytes fail with EFBIG (not the default signal).
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    def limited():
+        # diskfull: writes past `limit` bytes fail with EFBIG; filesize: the
+        # kernel also raises SIGXFSZ, whose default action ends the process.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN if cmd == "diskfull" else signal.SIG_DFL)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    run = subprocess.run(argv, preexec_fn=full_disk, capture_output=True, text=True)
+    run = subprocess.run(argv, preexec_fn=limited, capture_output=True, text=True)
     after = hashlib.sha256(open(ckpt, "rb").read()).hexdigest()
+    folder = os.path.dirname(os.path.abspath(ckpt))
+    stale = [f for f in os.listdir(folder) if f.startswith(os.path.basename(ckpt) + ".tmp")]
     print(run.stderr.strip())
-    ok = run.returncode != 0 and before == after
-    print(f"{'ok' if ok else 'FAIL'} full disk: exit status {run.returncode}, "
-          f"checkpoint {'unchanged' if before == after else 'CHANGED'}")
+    ok = run.returncode == 1 and before == after and not stale
+    print(f"{'ok' if ok else 'FAIL'} {'full disk' if cmd == 'diskfull' else 'file size limit'}: "
+          f"exit status {run.returncode}, checkpoint {'unchanged' if before == after else 'CHANGED'}"
+          f"{', stale ' + ' '.join(stale) if stale else ''}")
     sys.exit(not ok)
 else:
     sys.exit(f"unknown command {cmd}")

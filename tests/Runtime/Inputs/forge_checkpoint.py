@@ -1,5 +1,5 @@
 """Rewrites a valid checkpoint with a damaged optimiser state and a correct
-checksum (FNV-1a, as runtime/Train.cpp writes it): the checksum cannot
+checksum (FNV-1a, as runtime/Checkpoint.cpp writes it): the checksum cannot
 catch these, rslc_load must (tests/Runtime/fail_checkpoint.test).
 Usage: forge_checkpoint.py GOOD.ckpt OUTDIR"""
 import os
@@ -28,7 +28,7 @@ for _ in range(3):  # momentum, second moment, parameters
     pos += 8 + 8 * n
 
 
-def write(name, integrator=integrator, step=step, vectors=vectors, lengths=(None, None, None)):
+def write(name, integrator=integrator, step=step, flow=flow, vectors=vectors, lengths=(None, None, None)):
     body = good[:state_at] + struct.pack("<iqdd", integrator, step, flow, size)
     for v, n in zip(vectors, lengths):
         body += struct.pack("<Q", len(v) if n is None else n) + struct.pack("<%dd" % len(v), *v)
@@ -42,3 +42,5 @@ write("moments.ckpt", vectors=[params[:3], [], params])
 write("nan.ckpt", vectors=[[], [], [float("nan")] + params[1:]])
 write("length.ckpt", lengths=(None, None, 2**61))
 write("step.ckpt", step=-1)
+write("bigstep.ckpt", step=2**63 - 1)  # the step counter would overflow
+write("flow.ckpt", flow=float("inf"))
