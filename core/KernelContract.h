@@ -30,6 +30,11 @@ extern const int32_t rslc_real_bytes;        ///< 4 (float) or 8 (double)
 extern const uint32_t rslc_contract_version; ///< contract::version
 extern const uint32_t rslc_num_edge_kernels;   ///< distinct edge signatures
 extern const uint32_t rslc_num_vertex_kernels; ///< distinct vertex signatures
+/// The CPU the kernels were compiled for and every feature they may use
+/// (LLVM's names, comma-separated): checked against the machine at
+/// rslc_create (runtime/CpuFeatures.cpp).
+extern const char rslc_target_cpu[];
+extern const char rslc_target_features[];
 /// EdgeSlot::Count entries per edge signature (KernelSignatures numbering);
 /// the weight gradient is null for maps without weights.
 extern void *const rslc_edge_kernels[];
@@ -40,7 +45,7 @@ extern void *const rslc_vertex_kernels[];
 namespace rslc::contract {
 
 /// Bumped whenever anything in this file changes meaning.
-constexpr uint32_t version = 4;
+constexpr uint32_t version = 5;
 
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their

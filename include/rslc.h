@@ -37,6 +37,7 @@ typedef enum rslc_status {
   RSLC_ERROR_INTERNAL = 6, /* a bug in rslc */
   RSLC_ERROR_NUMERIC = 7,  /* NaN or infinity encountered */
   RSLC_ERROR_IO = 8,       /* a file could not be read or written */
+  RSLC_ERROR_UNSUPPORTED = 9, /* this machine cannot run the library (CPU features) */
   RSLC_STATUS_INT_RANGE_ = 0x7fffffff
 } rslc_status;
 

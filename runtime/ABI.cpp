@@ -21,6 +21,8 @@ using rslc::rt::ModelBase;
 
 struct rslc_model {
   std::unique_ptr<ModelBase> impl;
+  /// Inside rslc_train: its callback may read the model, not change it.
+  bool training = false;
 };
 
 namespace {
@@ -78,11 +80,22 @@ std::string tooLarge(const char *fn, const char *what, int64_t n, const rslc_mod
 #define CHECK_HANDLE(m)                                                                            \
   if (!valid(m))                                                                                   \
     return RSLC_ERROR_NULL;
+/// A call that changes the model (or reuses its buffers) is refused while
+/// the model trains, i.e. from its own training callback.
+#define CHECK_IDLE(m, fn)                                                                          \
+  CHECK_HANDLE(m);                                                                                 \
+  REQUIRE(!m->training, RSLC_ERROR_STATE, busyMessage(fn));
 #define REQUIRE(cond, status, msg)                                                                 \
   if (!(cond)) {                                                                                   \
     m->impl->lastError = msg;                                                                      \
     return status;                                                                                 \
   }
+
+std::string busyMessage(const char *fn) {
+  return std::string(fn) + ": the model is training (this is a call from its training " +
+         "callback, which may only read parameters, gradients and sizes, and return non-zero " +
+         "to stop); call it after rslc_train returns";
+}
 
 } // namespace
 
@@ -116,8 +129,13 @@ RSLC_EXPORT rslc_status rslc_create(uint64_t seed, rslc_model **out) {
 RSLC_EXPORT void rslc_destroy(rslc_model *m) {
   {
     std::lock_guard<std::mutex> lock(registryMutex);
-    if (!m || !registry().erase(m))
+    if (!m || !registry().count(m))
       return; // null, foreign or already destroyed: nothing to do
+    if (m->training) { // from its own training callback: the trainer still uses it
+      m->impl->lastError = busyMessage("rslc_destroy") + " (the call was ignored)";
+      return;
+    }
+    registry().erase(m);
   }
   delete m;
 }
@@ -142,7 +160,7 @@ RSLC_EXPORT int64_t rslc_num_copies(const rslc_model *m) {
 RSLC_EXPORT uint64_t rslc_seed(const rslc_model *m) { return valid(m) ? m->impl->graph().plan.seed : 0; }
 
 RSLC_EXPORT rslc_status rslc_forward(rslc_model *m, const rslc_real *x, int64_t batch, rslc_real *y) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_forward");
   REQUIRE(x && y, RSLC_ERROR_NULL, "rslc_forward: x and y must not be null");
   REQUIRE(batch > 0, RSLC_ERROR_SIZE, "rslc_forward: batch must be positive, got " + std::to_string(batch));
   REQUIRE(batchFits(m, batch), RSLC_ERROR_SIZE, tooLarge("rslc_forward", "batch", batch, m));
@@ -150,14 +168,14 @@ RSLC_EXPORT rslc_status rslc_forward(rslc_model *m, const rslc_real *x, int64_t 
 }
 
 RSLC_EXPORT rslc_status rslc_backward(rslc_model *m, const rslc_real *dy, rslc_real *dx) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_backward");
   REQUIRE(dy, RSLC_ERROR_NULL, "rslc_backward: dy must not be null");
   return guarded(m, [&] { m->impl->backward(dy, dx); });
 }
 
 RSLC_EXPORT rslc_status rslc_loss_and_grad(rslc_model *m, const rslc_real *x, const rslc_real *target,
                                            int64_t batch, rslc_loss loss, double *loss_out) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_loss_and_grad");
   REQUIRE(x && target && loss_out, RSLC_ERROR_NULL,
           "rslc_loss_and_grad: x, target and loss_out must not be null");
   REQUIRE(batch > 0, RSLC_ERROR_SIZE, "rslc_loss_and_grad: batch must be positive, got " + std::to_string(batch));
@@ -167,9 +185,9 @@ RSLC_EXPORT rslc_status rslc_loss_and_grad(rslc_model *m, const rslc_real *x, co
   return guarded(m, [&] { *loss_out = m->impl->lossAndGrad(x, target, batch, rslc::Loss(loss)); });
 }
 
-#define PARAM_COPY(fn, ptrType, call)                                                              \
+#define PARAM_COPY(fn, ptrType, call, check)                                                       \
   RSLC_EXPORT rslc_status fn(ptrType m, call##_type p, int64_t n) {                                \
-    CHECK_HANDLE(m);                                                                               \
+    check;                                                                                         \
     REQUIRE(p, RSLC_ERROR_NULL, #fn ": the array is null");                                        \
     int64_t want = int64_t(m->impl->graph().numParams);                                            \
     REQUIRE(n == want, RSLC_ERROR_SIZE,                                                            \
@@ -180,12 +198,13 @@ RSLC_EXPORT rslc_status rslc_loss_and_grad(rslc_model *m, const rslc_real *x, co
 using getParams_type = rslc_real *;
 using setParams_type = const rslc_real *;
 using getGrads_type = rslc_real *;
-PARAM_COPY(rslc_get_params, const rslc_model *, getParams)
-PARAM_COPY(rslc_set_params, rslc_model *, setParams)
-PARAM_COPY(rslc_get_grads, const rslc_model *, getGrads)
+PARAM_COPY(rslc_get_params, const rslc_model *, getParams, CHECK_HANDLE(m))
+PARAM_COPY(rslc_set_params, rslc_model *, setParams, CHECK_IDLE(m, "rslc_set_params"))
+
+PARAM_COPY(rslc_get_grads, const rslc_model *, getGrads, CHECK_HANDLE(m))
 
 RSLC_EXPORT rslc_status rslc_zero_grads(rslc_model *m) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_zero_grads");
   return guarded(m, [&] { m->impl->zeroGrads(); });
 }
 
@@ -208,7 +227,7 @@ RSLC_EXPORT void rslc_default_train_options(rslc_train_options *o) {
 RSLC_EXPORT rslc_status rslc_train(rslc_model *m, const rslc_train_options *o, const rslc_real *x,
                                    const rslc_real *t, int64_t n, const rslc_real *xt,
                                    const rslc_real *tt, int64_t nt, rslc_metrics *final) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_train");
   REQUIRE(o && x && t, RSLC_ERROR_NULL, "rslc_train: options, x and target must not be null");
   REQUIRE(o->abi_version == RSLC_ABI_VERSION, RSLC_ERROR_OPTION,
           "rslc_train: options.abi_version is " + std::to_string(o->abi_version) +
@@ -229,6 +248,11 @@ RSLC_EXPORT rslc_status rslc_train(rslc_model *m, const rslc_train_options *o, c
           RSLC_ERROR_OPTION,
           "rslc_train: an option is out of range (max_steps, batch_size, log_every, "
           "weight_decay >= 0; tolerance, epsilon > 0; momentum, beta1, beta2 in [0, 1))");
+  struct Training { // set for the call, whatever way it ends
+    rslc_model *m;
+    ~Training() { m->training = false; }
+  } during{m};
+  m->training = true;
   return guarded(m, [&] {
     rslc_metrics r = rslc::rt::train(*m->impl, *o, x, t, n, xt, tt, nt);
     if (final)
@@ -239,7 +263,7 @@ RSLC_EXPORT rslc_status rslc_train(rslc_model *m, const rslc_train_options *o, c
 RSLC_EXPORT rslc_status rslc_evaluate(rslc_model *m, const rslc_real *x, const rslc_real *t,
                                       int64_t n, rslc_loss loss, double *loss_out,
                                       double *accuracy_out) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_evaluate");
   REQUIRE(x && t && loss_out, RSLC_ERROR_NULL, "rslc_evaluate: x, target and loss_out must not be null");
   REQUIRE(n > 0, RSLC_ERROR_SIZE, "rslc_evaluate: n must be positive");
   REQUIRE(batchFits(m, n), RSLC_ERROR_SIZE, tooLarge("rslc_evaluate", "n", n, m));
@@ -255,13 +279,13 @@ RSLC_EXPORT rslc_status rslc_evaluate(rslc_model *m, const rslc_real *x, const r
 }
 
 RSLC_EXPORT rslc_status rslc_save(const rslc_model *m, const char *path) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_save");
   REQUIRE(path, RSLC_ERROR_NULL, "rslc_save: path must not be null");
   return guarded(m, [&] { rslc::rt::saveCheckpoint(*m->impl, path); });
 }
 
 RSLC_EXPORT rslc_status rslc_load(rslc_model *m, const char *path) {
-  CHECK_HANDLE(m);
+  CHECK_IDLE(m, "rslc_load");
   REQUIRE(path, RSLC_ERROR_NULL, "rslc_load: path must not be null");
   return guarded(m, [&] { rslc::rt::loadCheckpoint(*m->impl, path); });
 }

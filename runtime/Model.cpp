@@ -16,6 +16,8 @@
 //===----------------------------------------------------------------------===//
 #include "Model.h"
 
+#include "CpuFeatures.h"
+
 #include "Losses.h"
 
 #include "core/Build.h"
@@ -308,6 +310,11 @@ public:
     std::memcpy(out, params.data(), params.size() * sizeof(T));
   }
   void setParams(const void *in) override {
+    const T *values = static_cast<const T *>(in);
+    for (size_t k = 0; k < params.size(); ++k) // refused whole: nothing is changed
+      if (!std::isfinite(values[k]))
+        throw Error{RSLC_ERROR_NUMERIC, "rslc_set_params: parameter " + std::to_string(k) +
+                                            " is not a finite number (NaN or infinity)"};
     std::memcpy(params.data(), in, params.size() * sizeof(T));
     haveForward = false;
   }
@@ -687,6 +694,19 @@ std::unique_ptr<ModelBase> ModelBase::create(uint64_t seed) {
                 "the library's kernels follow kernel contract " +
                     std::to_string(rslc_contract_version) + ", its runtime contract " +
                     std::to_string(contract::version) + ": rebuild it with a matching rslc"};
+  // Before any kernel runs: an instruction the CPU lacks would end the
+  // process (a library built elsewhere, or with --target-features).
+  if (std::vector<std::string> missing = missingCpuFeatures(rslc_target_features);
+      !missing.empty()) {
+    std::string names;
+    for (const std::string &f : missing)
+      names += (names.empty() ? "" : ", ") + f;
+    throw Error{RSLC_ERROR_UNSUPPORTED,
+                "this library's kernels were compiled for CPU '" + std::string(rslc_target_cpu) +
+                    "' and need CPU features this machine lacks: " + names +
+                    "; rebuild it on this machine, or with rslc --target-cpu=x86-64-v2 (or v3) "
+                    "for a library that runs on most x86-64 machines"};
+  }
   LiftPlan plan;
   std::string error;
   if (!deserializePlan(std::string(rslc_plan_text, rslc_plan_size), plan, error))

@@ -43,6 +43,8 @@ try:
     flags = set(next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split())
     if {"avx2", "fma", "bmi2", "movbe", "f16c"} <= flags:
         config.available_features.add("x86-64-v3")
+    if "apx_f" in flags or "apx" in flags:  # Intel APX (extended registers)
+        config.available_features.add("apx")
 except (OSError, StopIteration):
     pass
 # Real data from Debian's dataset-fashion-mnist (scripts/setup.sh installs it).

@@ -16,9 +16,10 @@ namespace rslc::codegen {
 /// The host CPU and its features unless overridden; PIC, for shared objects.
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createTargetMachine(const std::string &cpu, const std::string &features, unsigned optLevel);
-/// Width of the target's vector registers in bits (512 with AVX-512, 256
-/// with AVX, else 128): sizes the kernels' register tiles.
-unsigned vectorRegisterBits(const llvm::TargetMachine &tm);
+/// The target as the kernels need it: the width of its vector registers
+/// (512 with AVX-512, 256 with AVX, else 128: sizes the register tiles),
+/// its CPU and every feature it enables (those the CPU implies included).
+KernelTarget describeTarget(const llvm::TargetMachine &tm);
 
 /// Runs LLVM's new-pass-manager pipeline at -O0..-O3 (Optimize.cpp).
 void optimize(llvm::Module &module, llvm::TargetMachine &tm, unsigned optLevel);

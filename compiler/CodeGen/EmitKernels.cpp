@@ -19,11 +19,12 @@ using namespace rslc::lift;
 
 namespace rslc::codegen {
 
-KernelBuilder::KernelBuilder(const LiftPlan &plan, Precision precision, unsigned vectorBits,
+KernelBuilder::KernelBuilder(const LiftPlan &plan, Precision precision, const KernelTarget &target,
                              LLVMContext &ctx)
-    : plan(plan), ctx(ctx), b(ctx), module(std::make_unique<Module>(plan.module, ctx)) {
+    : plan(plan), target(target), ctx(ctx), b(ctx),
+      module(std::make_unique<Module>(plan.module, ctx)) {
   T = precision == Precision::F64 ? b.getDoubleTy() : b.getFloatTy();
-  lanes = vectorBits / T->getPrimitiveSizeInBits();
+  lanes = target.vectorBits / T->getPrimitiveSizeInBits();
   tiles = {{8 * lanes, FixedVectorType::get(T, 8 * lanes)},
            {4 * lanes, FixedVectorType::get(T, 4 * lanes)},
            {lanes, FixedVectorType::get(T, lanes)},
@@ -68,6 +69,9 @@ std::unique_ptr<Module> KernelBuilder::run() {
   global("rslc_contract_version", ConstantInt::get(i32, contract::version));
   global("rslc_num_edge_kernels", ConstantInt::get(i32, sigs.edges.size()));
   global("rslc_num_vertex_kernels", ConstantInt::get(i32, sigs.vertices.size()));
+  global("rslc_target_cpu", ConstantDataArray::getString(ctx, target.cpu, /*AddNull=*/true));
+  global("rslc_target_features",
+         ConstantDataArray::getString(ctx, target.features, /*AddNull=*/true));
   return std::move(module);
 }
 
@@ -257,9 +261,9 @@ Value *KernelBuilder::sumOverBatch(Value *B, function_ref<Value *(Value *)> term
   });
 }
 
-std::unique_ptr<Module> emitKernels(const LiftPlan &plan, Precision precision, unsigned vectorBits,
+std::unique_ptr<Module> emitKernels(const LiftPlan &plan, Precision precision, const KernelTarget &target,
                                     LLVMContext &ctx) {
-  return KernelBuilder(plan, precision, vectorBits, ctx).run();
+  return KernelBuilder(plan, precision, target, ctx).run();
 }
 
 } // namespace rslc::codegen

@@ -19,15 +19,24 @@
 #include "llvm/IR/Module.h"
 
 #include <memory>
+#include <string>
 
 namespace rslc::codegen {
 
 enum class Precision { F32, F64 };
 
-/// The module with every kernel, the embedded plan and the kernel tables;
-/// register tiles sized for vector registers of `vectorBits`.
+/// What the kernels are compiled for: register tiles are sized for vector
+/// registers of `vectorBits`; the CPU and its enabled features are
+/// embedded for the runtime's check (Backend.h: describeTarget).
+struct KernelTarget {
+  unsigned vectorBits = 128;
+  std::string cpu, features;
+};
+
+/// The module with every kernel, the embedded plan and target, and the
+/// kernel tables.
 std::unique_ptr<llvm::Module> emitKernels(const lift::LiftPlan &plan, Precision precision,
-                                          unsigned vectorBits, llvm::LLVMContext &ctx);
+                                          const KernelTarget &target, llvm::LLVMContext &ctx);
 
 } // namespace rslc::codegen
 

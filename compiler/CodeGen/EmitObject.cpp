@@ -40,10 +40,16 @@ Expected<std::unique_ptr<TargetMachine>> createTargetMachine(const std::string &
       std::nullopt, levels[std::min(optLevel, 3u)]));
 }
 
-unsigned vectorRegisterBits(const TargetMachine &tm) {
+KernelTarget describeTarget(const TargetMachine &tm) {
   // The subtarget knows the features the CPU implies, not only those listed.
   const MCSubtargetInfo &sti = *tm.getMCSubtargetInfo();
-  return sti.checkFeatures("+avx512f") ? 512 : sti.checkFeatures("+avx") ? 256 : 128;
+  KernelTarget t;
+  t.vectorBits = sti.checkFeatures("+avx512f") ? 512 : sti.checkFeatures("+avx") ? 256 : 128;
+  t.cpu = sti.getCPU().str();
+  for (const SubtargetFeatureKV &kv : sti.getAllProcessorFeatures())
+    if (sti.getFeatureBits()[kv.Value])
+      t.features += (t.features.empty() ? "" : ",") + std::string(kv.Key);
+  return t;
 }
 
 Error emitObject(Module &module, TargetMachine &tm, const std::string &path, bool assembly) {

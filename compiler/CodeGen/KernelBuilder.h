@@ -30,7 +30,7 @@ namespace rslc::codegen {
 
 class KernelBuilder {
 public:
-  KernelBuilder(const lift::LiftPlan &plan, Precision precision, unsigned vectorBits,
+  KernelBuilder(const lift::LiftPlan &plan, Precision precision, const KernelTarget &target,
                 llvm::LLVMContext &ctx);
 
   /// The module with every kernel, table and global of the contract.
@@ -117,6 +117,7 @@ public:
                       bool contractTerm = false);
 
   const lift::LiftPlan &plan;
+  const KernelTarget &target;
   llvm::LLVMContext &ctx;
   llvm::IRBuilder<> b;
   std::unique_ptr<llvm::Module> module;

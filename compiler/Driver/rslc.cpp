@@ -229,7 +229,7 @@ int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
   }
   LLVMContext ctx;
   std::unique_ptr<Module> module =
-      codegen::emitKernels(plan, precision, codegen::vectorRegisterBits(**tm), ctx);
+      codegen::emitKernels(plan, precision, codegen::describeTarget(**tm), ctx);
   module->setDataLayout((*tm)->createDataLayout());
   module->setTargetTriple((*tm)->getTargetTriple().str());
   if (verifyModule(*module, &errs()))

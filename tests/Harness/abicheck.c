@@ -45,6 +45,36 @@ static void *run_forward(void *arg) {
   return NULL;
 }
 
+/* A training callback that misuses its own model: every call that would
+ * change the model or reuse its buffers is refused with E_STATE, destroy
+ * is ignored; reading the parameters works. */
+typedef struct {
+  rslc_model *m;
+  float *x, *y, *params;
+  int64_t P;
+  int calls, refused, destroyIgnored, readOk;
+} reentry;
+
+static int misuse(const rslc_metrics *metrics, void *user) {
+  reentry *r = user;
+  (void)metrics;
+  ++r->calls;
+  rslc_train_options again;
+  api.default_train_options(&again);
+  double loss;
+  r->refused += api.forward(r->m, r->x, 4, r->y) == E_STATE;
+  r->refused += api.set_params(r->m, r->params, r->P) == E_STATE;
+  r->refused += api.zero_grads(r->m) == E_STATE;
+  r->refused += api.loss_and_grad(r->m, r->x, r->x, 4, 0, &loss) == E_STATE;
+  r->refused += api.train(r->m, &again, r->x, r->x, 4, NULL, NULL, 0, NULL) == E_STATE;
+  r->refused += api.load(r->m, "/nonexistent-dir/x.ckpt") == E_STATE;
+  api.destroy(r->m); /* ignored: the trainer still uses the model */
+  r->destroyIgnored += api.num_params(r->m) == r->P &&
+                       strstr(api.last_error(r->m), "rslc_destroy: the model is training") != NULL;
+  r->readOk += api.get_params(r->m, r->params, r->P) == OK;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2)
     return 2;
@@ -134,6 +164,28 @@ int main(int argc, char **argv) {
   EXPECT(api.load(m, "/nonexistent-dir/x.ckpt") == E_IO);
   EXPECT(strstr(api.last_error(m), "No such file") != NULL);
   EXPECT(api.load(m, "/") == E_IO); /* a directory, not a checkpoint */
+
+  /* Non-finite parameters are refused, and change nothing. */
+  EXPECT(api.get_params(m, params, P) == OK);
+  float kept = params[P - 1];
+  params[P - 1] = NAN;
+  EXPECT(api.set_params(m, params, P) == E_NUMERIC);
+  EXPECT(strstr(api.last_error(m), "not a finite number") != NULL);
+  params[P - 1] = INFINITY;
+  EXPECT(api.set_params(m, params, P) == E_NUMERIC);
+  EXPECT(api.get_params(m, params, P) == OK && params[P - 1] == kept);
+
+  /* Re-entrant calls from a training callback (once a use-after-free). */
+  {
+    reentry r = {m, x, y, params, P, 0, 0, 0, 0};
+    rslc_train_options ro;
+    api.default_train_options(&ro);
+    ro.max_steps = 3, ro.log_every = 1, ro.callback = misuse, ro.user = &r;
+    EXPECT(api.train(m, &ro, x, t, 4, NULL, NULL, 0, NULL) == OK);
+    EXPECT(r.calls >= 3 && r.refused == 6 * r.calls && r.destroyIgnored == r.calls &&
+           r.readOk == r.calls);
+    EXPECT(api.forward(m, x, 4, y) == OK); /* usable again once training returns */
+  }
 
   /* Seeds: the same seed gives the same parameters, another seed others. */
   rslc_model *a = NULL, *b = NULL, *c = NULL;

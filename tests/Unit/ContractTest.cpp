@@ -96,7 +96,8 @@ TEST_P(Contract, EmittedModuleFollowsTheHeader) {
   KernelSignatures sigs = kernelSignatures(plan);
   EXPECT_LT(sigs.edges.size(), plan.edges.size()); // x->a and x->b share a kernel
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> m = codegen::emitKernels(plan, GetParam(), 256, ctx);
+  codegen::KernelTarget target{256, "haswell", "avx,avx2,fma"};
+  std::unique_ptr<llvm::Module> m = codegen::emitKernels(plan, GetParam(), target, ctx);
   EXPECT_FALSE(llvm::verifyModule(*m, &llvm::errs()));
 
   EXPECT_EQ(constantOf(*m, "rslc_contract_version"), contract::version);
@@ -105,6 +106,14 @@ TEST_P(Contract, EmittedModuleFollowsTheHeader) {
   EXPECT_EQ(constantOf(*m, "rslc_real_bytes"), GetParam() == codegen::Precision::F64 ? 8u : 4u);
   EXPECT_GT(constantOf(*m, "rslc_plan_size"), 0u);
   EXPECT_NE(m->getNamedGlobal("rslc_plan_text"), nullptr);
+  for (auto [name, text] : {std::pair{"rslc_target_cpu", "haswell"},
+                            std::pair{"rslc_target_features", "avx,avx2,fma"}}) {
+    const llvm::GlobalVariable *g = m->getNamedGlobal(name);
+    ASSERT_NE(g, nullptr) << name;
+    auto *data = llvm::dyn_cast<llvm::ConstantDataArray>(g->getInitializer());
+    ASSERT_NE(data, nullptr) << name;
+    EXPECT_EQ(data->getAsCString().str(), text);
+  }
 
   auto edges = tableOf(*m, "rslc_edge_kernels");
   ASSERT_EQ(edges.size(), sigs.edges.size() * contract::NumEdgeSlots);
