@@ -1,14 +1,14 @@
 //===- Data.cpp - reading and writing CSV, NumPy and IDX files ------------===//
 #include "Data.h"
 
-#include <sys/stat.h>
+#include "core/Files.h"
+
 #include <zlib.h>
 
 #include <cerrno>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace rslc::data {
@@ -17,13 +17,16 @@ namespace {
 
 [[noreturn]] void fail(const std::string &msg) { throw DataError(msg); }
 
+/// No data file is read beyond this (a file or the inflated stream).
+constexpr uint64_t maxFileBytes = uint64_t(1) << 40;
+
+/// The bytes of a data file: a regular file (a device or FIFO would be read
+/// forever or block), read whole.
 std::string readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail("cannot read '" + path + "': " + std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string bytes;
+  if (std::string why = files::readRegular(path, maxFileBytes, bytes); !why.empty())
+    fail("cannot read '" + path + "': " + why);
+  return bytes;
 }
 
 bool endsWith(const std::string &s, const std::string &suffix) {
@@ -91,10 +94,8 @@ template <typename T> T readLE(const unsigned char *p) {
 
 } // namespace
 
-Matrix loadCSV(const std::string &path) {
-  std::ifstream in(path);
-  if (!in)
-    fail("cannot read '" + path + "': " + std::strerror(errno));
+Matrix loadCSV(const std::string &bytes, const std::string &path) {
+  std::istringstream in(bytes);
   Matrix m;
   std::string line;
   int64_t lineNo = 0;
@@ -115,16 +116,21 @@ Matrix loadCSV(const std::string &path) {
     std::vector<double> row;
     int64_t col = 0;
     size_t column = 1;
+    if (m.rows == 0 && !headerSeen) { // a header: a first row without a single number
+      double v;
+      bool anyNumber = false;
+      for (const std::string &c : cells)
+        anyNumber = anyNumber || parseNumber(c, v);
+      if (!anyNumber) {
+        headerSeen = true;
+        continue;
+      }
+    }
     for (const std::string &c : cells) {
       double v;
       std::string at = path + ":" + std::to_string(lineNo) + ":" + std::to_string(column) + ": '";
-      if (!parseNumber(c, v)) {
-        if (m.rows == 0 && col == 0 && !headerSeen) { // a header row: skip it
-          headerSeen = true;
-          goto nextLine;
-        }
+      if (!parseNumber(c, v))
         fail(at + shown(c) + "' is not a number");
-      }
       // "1e999" overflows to infinity: out of range, unlike "inf" itself.
       bool spelledInf = c.find_first_of("iI") != std::string::npos;
       if (const char *why = badValue(std::isinf(v) && !spelledInf ? FLT_MAX * 2.0 : v))
@@ -140,7 +146,6 @@ Matrix loadCSV(const std::string &path) {
            " columns, but the first row has " + std::to_string(m.cols));
     m.values.insert(m.values.end(), row.begin(), row.end());
     ++m.rows;
-  nextLine:;
   }
   if (m.rows == 0)
     fail(path + ": no data rows");
@@ -234,8 +239,7 @@ Matrix loadNpy(const std::string &bytes, const std::string &name) {
   return m;
 }
 
-Matrix loadNpz(const std::string &path, const std::string &key) {
-  std::string zip = readFile(path);
+Matrix loadNpz(const std::string &zip, const std::string &path, const std::string &key) {
   const unsigned char *p = reinterpret_cast<const unsigned char *>(zip.data());
   // End of central directory: the last "PK\5\6" record.
   size_t eocd = std::string::npos;
@@ -296,19 +300,58 @@ Matrix loadNpz(const std::string &path, const std::string &key) {
   fail(path + ": no array '" + key + "' (arrays: " + names + ")");
 }
 
-Matrix loadIdx(const std::string &path) {
-  gzFile f = gzopen(path.c_str(), "rb"); // reads plain files too
-  if (!f)
-    fail("cannot read '" + path + "': " + std::strerror(errno));
-  std::string bytes;
+namespace {
+
+/// A gzip stream inflated as far as `limit` bytes: more is refused (a 1 MB
+/// file may inflate to gigabytes); `out` may end early (truncated input).
+bool inflateAtMost(const std::string &gz, size_t limit, std::string &out, std::string &why) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) { // 16: gzip framing
+    why = "cannot start decompressing";
+    return false;
+  }
+  zs.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(gz.data()));
+  zs.avail_in = uInt(std::min<size_t>(gz.size(), UINT32_MAX));
+  out.clear();
   char buf[1 << 16];
-  int got;
-  while ((got = gzread(f, buf, sizeof buf)) > 0)
-    bytes.append(buf, got);
-  bool bad = got < 0;
-  gzclose(f);
-  if (bad)
-    fail(path + ": corrupt gzip stream");
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef *>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) {
+      inflateEnd(&zs);
+      why = "corrupt gzip stream";
+      return false;
+    }
+    out.append(buf, sizeof buf - zs.avail_out);
+    if (out.size() > limit) {
+      inflateEnd(&zs);
+      why = "decompresses to more than the " + std::to_string(limit) + " bytes its header promises";
+      return false;
+    }
+    if (rc == Z_BUF_ERROR) // no progress possible: the input ended early
+      break;
+  }
+  inflateEnd(&zs);
+  return true;
+}
+
+} // namespace
+
+Matrix loadIdx(const std::string &file, const std::string &path) {
+  // gzip-compressed (magic 1f 8b) or plain. The header (4 + 4 x rank bytes)
+  // gives the size; a stream is inflated no further than that.
+  std::string bytes;
+  const bool gz = file.size() >= 2 && (unsigned char)file[0] == 0x1f && (unsigned char)file[1] == 0x8b;
+  if (gz) {
+    std::string why, head;
+    if (!inflateAtMost(file, 1 << 16, head, why) && head.size() < 4 + 4 * 255)
+      fail(path + ": " + why);
+    bytes = head;
+  } else {
+    bytes = file;
+  }
   const unsigned char *p = reinterpret_cast<const unsigned char *>(bytes.data());
   if (bytes.size() < 4 || p[0] != 0 || p[1] != 0)
     fail(path + ": not an IDX file (bad magic)");
@@ -324,6 +367,15 @@ Matrix loadIdx(const std::string &path) {
   Matrix m;
   setShape(m, shape, path);
   size_t start = 4 + 4 * size_t(rank), count = size_t(m.rows * m.cols);
+  if (gz) {
+    std::string why;
+    if (!inflateAtMost(file, start + count, bytes, why))
+      fail(path + ": " + why);
+    p = reinterpret_cast<const unsigned char *>(bytes.data());
+  } else if (bytes.size() - start > count) {
+    fail(path + ": " + std::to_string(bytes.size() - start - count) +
+         " bytes beyond the values its header promises");
+  }
   if (bytes.size() - start < count)
     fail(path + ": truncated: the header promises " + std::to_string(count) + " values, the file holds " +
          std::to_string(bytes.size() - start));
@@ -332,18 +384,34 @@ Matrix loadIdx(const std::string &path) {
 }
 
 Matrix load(const std::string &path, const std::string &npzKey) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    fail("'" + path + "' is a directory, not a data file");
+  Format format = formatOf(path);
+  if (format == Format::Unknown)
+    fail(path + ": unknown data format (expected .csv, .npy, .npz or an IDX file)");
+  return parse(format, readFile(path), path, npzKey);
+}
+
+Format formatOf(const std::string &path) {
   if (endsWith(path, ".csv"))
-    return loadCSV(path);
+    return Format::CSV;
   if (endsWith(path, ".npy"))
-    return loadNpy(readFile(path), path);
+    return Format::Npy;
   if (endsWith(path, ".npz"))
-    return loadNpz(path, npzKey);
+    return Format::Npz;
   if (path.find("idx") != std::string::npos)
-    return loadIdx(path);
-  fail(path + ": unknown data format (expected .csv, .npy, .npz or an IDX file)");
+    return Format::Idx;
+  return Format::Unknown;
+}
+
+Matrix parse(Format format, const std::string &bytes, const std::string &name,
+             const std::string &npzKey) {
+  switch (format) {
+  case Format::CSV: return loadCSV(bytes, name);
+  case Format::Npy: return loadNpy(bytes, name);
+  case Format::Npz: return loadNpz(bytes, name, npzKey);
+  case Format::Idx: return loadIdx(bytes, name);
+  case Format::Unknown: break;
+  }
+  fail(name + ": unknown data format");
 }
 
 void saveNpy(const std::string &path, const std::vector<double> &values, int64_t rows, int64_t cols,
@@ -354,35 +422,30 @@ void saveNpy(const std::string &path, const std::vector<double> &values, int64_t
   while ((10 + header.size() + 1) % 64)
     header += ' ';
   header += '\n';
-  std::ofstream out(path, std::ios::binary);
-  if (!out)
-    fail("cannot write '" + path + "': " + std::strerror(errno));
-  out.write("\x93NUMPY\x01\x00", 8);
+  std::string out("\x93NUMPY\x01\x00", 8);
   uint16_t len = uint16_t(header.size());
-  out.write(reinterpret_cast<const char *>(&len), 2);
-  out << header;
+  out.append(reinterpret_cast<const char *>(&len), 2);
+  out += header;
   for (double v : values) {
     if (asFloat) {
       float f = float(v);
-      out.write(reinterpret_cast<const char *>(&f), 4);
+      out.append(reinterpret_cast<const char *>(&f), 4);
     } else {
-      out.write(reinterpret_cast<const char *>(&v), 8);
+      out.append(reinterpret_cast<const char *>(&v), 8);
     }
   }
-  if (!out)
-    fail("error writing '" + path + "'");
+  if (std::string why = files::writeAtomically(path, out); !why.empty())
+    fail("cannot write '" + path + "': " + why);
 }
 
 void saveCSV(const std::string &path, const Matrix &m) {
-  std::ofstream out(path);
-  if (!out)
-    fail("cannot write '" + path + "': " + std::strerror(errno));
+  std::ostringstream out;
   out.precision(9);
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c)
       out << m.at(r, c) << (c + 1 < m.cols ? "," : "\n");
-  if (!out)
-    fail("error writing '" + path + "'");
+  if (std::string why = files::writeAtomically(path, out.str()); !why.empty())
+    fail("cannot write '" + path + "': " + why);
 }
 
 } // namespace rslc::data

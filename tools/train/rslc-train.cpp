@@ -13,14 +13,17 @@
 #include "Distributed.h"
 #include "Options.h"
 
+#include "core/Files.h"
 #include "core/Kinds.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <new>
 #include <optional>
 #include <tuple>
@@ -107,6 +110,9 @@ dist::World world; // this process's rank among `world.size` (1 without mpirun)
 
 /// A generated library, or the end: not found, not a model, another ABI.
 rslc_api loadLibrary(const std::string &path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    die("cannot load '" + path + "': not a regular file", 2);
   rslc_api api;
   char error[512];
   if (!rslc_dl_open(path.c_str(), &api, error, sizeof error))
@@ -133,17 +139,20 @@ std::string json(const rslc_metrics &m) {
 
 /// The training callback: JSON lines, the progress bar, the divergence warning.
 struct Reporter {
-  std::ofstream file;
-  bool toStdout = false, tty = isatty(2), warned = false, quiet = false;
+  std::FILE *file = nullptr; ///< the log (stdout for "-"), every write checked
+  std::string logPath, logError;
+  bool tty = isatty(2), warned = false, quiet = false;
   int64_t total = 0, base = 0;
 
   static int callback(const rslc_metrics *m, void *self) {
     auto *r = static_cast<Reporter *>(self);
-    std::string line = json(*m);
-    if (r->toStdout)
-      std::printf("%s\n", line.c_str()), std::fflush(stdout);
-    if (r->file.is_open())
-      r->file << line << "\n" << std::flush;
+    std::string line = json(*m) + "\n";
+    if (r->file && r->logError.empty() &&
+        (std::fwrite(line.data(), 1, line.size(), r->file) != line.size() ||
+         std::fflush(r->file) != 0))
+      r->logError = "cannot write the log '" + r->logPath + "': " + std::strerror(errno);
+    if (!r->logError.empty())
+      return 1; // stop: a run whose log is lost is not what was asked for
     if (m->diverging && !r->warned && world.rank == 0) {
       r->warned = true;
       std::fprintf(stderr,
@@ -176,9 +185,44 @@ std::vector<double> getParams(const rslc_api &api, rslc_model *m) {
   return p.toDouble();
 }
 
+/// Every output path is checked before any work (a run must not train for
+/// hours, then fail to save): writable, not one of the inputs, not another
+/// output. --checkpoint may be the --resume file (it is replaced atomically).
+void checkOutputs(const Settings &s, const std::string &model) {
+  const std::pair<const char *, std::string> inputs[] = {
+      {"the model", model},          {"--data", s.data},         {"--targets", s.targets},
+      {"--test-data", s.testData},   {"--test-targets", s.testTargets},
+      {"--teacher", s.teacher},      {"--resume", s.resume}};
+  const std::pair<const char *, std::string> outputs[] = {{"--log", s.log == "-" ? "" : s.log},
+                                                          {"--checkpoint", s.checkpoint},
+                                                          {"--export", s.exportPath},
+                                                          {"--predict", s.predict}};
+  for (size_t o = 0; o < std::size(outputs); ++o) {
+    const auto &[option, path] = outputs[o];
+    if (path.empty())
+      continue;
+    if (std::string why = files::checkWritable(path); !why.empty())
+      die(std::string("cannot write ") + option + " '" + path + "': " + why, 2);
+    for (const auto &[input, in] : inputs)
+      if (!in.empty() && (in == path || files::sameFile(in, path)) &&
+          !(std::string(option) == "--checkpoint" && std::string(input) == "--resume"))
+        die(std::string(option) + " '" + path + "' is " + input + "; writing it would destroy it",
+            2);
+    for (size_t p = 0; p < o; ++p)
+      if (!outputs[p].second.empty() &&
+          (outputs[p].second == path || files::sameFile(outputs[p].second, path)))
+        die(std::string(option) + " and " + outputs[p].first + " name the same file '" + path +
+                "'",
+            2);
+  }
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
+  // Writes over a file size limit fail with EFBIG and are reported, instead
+  // of the default SIGXFSZ ending the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   world = dist::init(argc, argv);
   Settings s;
   OptionTable table = options(s);
@@ -204,6 +248,10 @@ int main(int argc, char **argv) {
     die("--samples must be between 1 and 2^32, not " + std::to_string(s.samples), 2);
   if (!s.testData.empty() && s.testFraction > 0)
     die("give --test-data or --test-fraction, not both", 2);
+
+  if (!s.teacher.empty() && !s.data.empty())
+    die("give --data FILE or --teacher MODEL.so, not both", 2);
+  checkOutputs(s, modelPath);
 
   rslc_api api = loadLibrary(modelPath);
   rslc_model *m;
@@ -297,12 +345,13 @@ int main(int argc, char **argv) {
   o.train_eval = s.evalTrain;
   Reporter reporter; // metrics are the same on every rank: rank 0 reports
   reporter.quiet = s.quiet || world.rank > 0;
+  reporter.logPath = s.log;
   if (world.rank == 0 && s.log == "-")
-    reporter.toStdout = true;
+    reporter.file = stdout;
   else if (world.rank == 0 && !s.log.empty()) {
-    reporter.file.open(s.log);
+    reporter.file = std::fopen(s.log.c_str(), "w");
     if (!reporter.file)
-      die("cannot write '" + s.log + "'");
+      die("cannot write the log '" + s.log + "': " + std::strerror(errno));
   }
   o.callback = Reporter::callback;
   o.user = &reporter;
@@ -324,7 +373,7 @@ int main(int argc, char **argv) {
     if (status)
       break;
     done += o.max_steps;
-    bool finished = done >= s.steps || interrupted ||
+    bool finished = done >= s.steps || interrupted || !reporter.logError.empty() ||
                     (s.targetLoss > 0 && last.loss < s.targetLoss) ||
                     (s.timeBudget > 0 && last.wall_seconds >= s.timeBudget);
     if (world.rank == 0 && !s.checkpoint.empty() && (finished || s.checkpointEvery > 0) &&
@@ -335,6 +384,14 @@ int main(int argc, char **argv) {
   }
   if (!reporter.quiet && reporter.tty)
     std::fputc('\n', stderr);
+  if (reporter.file && reporter.file != stdout) {
+    bool closed = ::fsync(fileno(reporter.file)) == 0 && std::fclose(reporter.file) == 0;
+    reporter.file = nullptr;
+    if (!closed && reporter.logError.empty())
+      reporter.logError = "cannot write the log '" + s.log + "': " + std::strerror(errno);
+  }
+  if (!reporter.logError.empty()) // the trained state was checkpointed above, if asked
+    die(reporter.logError);
   if (status) // NaN/inf: the last good checkpoint is kept, not overwritten
     die(std::string(api.last_error(m)) +
         (s.checkpoint.empty() ? "" : "; the last good checkpoint '" + s.checkpoint + "' is kept"));
