@@ -10,6 +10,10 @@
 #include "llvm/Support/ConvertUTF.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+
+#include <unistd.h>
+
+#include <cerrno>
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
@@ -496,28 +500,47 @@ private:
 } // namespace
 
 Expected<std::unique_ptr<MemoryBuffer>> readSourceFile(StringRef path) {
-  if (path != "-") {
-    sys::fs::file_status st;
-    if (std::error_code ec = sys::fs::status(path, st))
-      return createStringError(ec, ec.message());
-    if (sys::fs::is_directory(st))
-      return createStringError(std::make_error_code(std::errc::is_a_directory), "Is a directory");
-    // Devices (/dev/zero) never end; pipes do, and are read like files.
-    if (!sys::fs::is_regular_file(st) && st.type() != sys::fs::file_type::fifo_file)
-      return createStringError(std::make_error_code(std::errc::invalid_argument),
-                               "not a regular file (a device or socket)");
-    if (st.getSize() > maxSourceBytes)
-      return createStringError(std::make_error_code(std::errc::file_too_large),
-                               "larger than " + Twine(maxSourceBytes >> 20) +
-                                   " MiB; a blueprint should be small");
-  }
-  auto buf = MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
-  if (!buf)
-    return createStringError(buf.getError(), buf.getError().message());
-  if ((*buf)->getBufferSize() > maxSourceBytes)
+  auto tooLarge = [] {
     return createStringError(std::make_error_code(std::errc::file_too_large),
                              "larger than " + Twine(maxSourceBytes >> 20) +
                                  " MiB; a blueprint should be small");
+  };
+  if (path == "-") { // standard input, read no further than the limit
+    std::string text;
+    char chunk[1 << 16];
+    while (true) {
+      ssize_t got = ::read(0, chunk, sizeof chunk);
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        return createStringError(std::error_code(errno, std::generic_category()),
+                                 "cannot read standard input");
+      if (got == 0)
+        break;
+      text.append(chunk, size_t(got));
+      if (text.size() > maxSourceBytes)
+        return tooLarge();
+    }
+    return MemoryBuffer::getMemBufferCopy(text, "<stdin>");
+  }
+  // Only regular files: a device never ends, a FIFO may block forever.
+  sys::fs::file_status st;
+  if (std::error_code ec = sys::fs::status(path, st))
+    return createStringError(ec, ec.message());
+  if (sys::fs::is_directory(st))
+    return createStringError(std::make_error_code(std::errc::is_a_directory), "Is a directory");
+  if (!sys::fs::is_regular_file(st))
+    return createStringError(std::make_error_code(std::errc::invalid_argument),
+                             st.type() == sys::fs::file_type::fifo_file
+                                 ? "not a regular file (a FIFO; give '-' to read standard input)"
+                                 : "not a regular file (a device or socket)");
+  if (st.getSize() > maxSourceBytes)
+    return tooLarge();
+  auto buf = MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buf)
+    return createStringError(buf.getError(), buf.getError().message());
+  if ((*buf)->getBufferSize() > maxSourceBytes)
+    return tooLarge();
   return std::move(*buf);
 }
 

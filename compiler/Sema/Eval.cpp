@@ -345,6 +345,21 @@ std::optional<StringMap<Number>> Evaluator::namedArgs(const Call &c, const Scope
   return out;
 }
 
+namespace {
+/// Whether `e` mentions one of `names`.
+bool refersTo(const Expr &e, const StringSet<> &names) {
+  if (const auto *n = dyn_cast<NameExpr>(&e))
+    return names.count(n->name) > 0;
+  if (const auto *u = dyn_cast<UnaryExpr>(&e))
+    return refersTo(*u->operand, names);
+  if (const auto *b = dyn_cast<BinaryExpr>(&e))
+    return refersTo(*b->lhs, names) || refersTo(*b->rhs, names);
+  if (const auto *f = dyn_cast<FuncExpr>(&e))
+    return llvm::any_of(f->args, [&](const ExprPtr &a) { return refersTo(*a, names); });
+  return false;
+}
+} // namespace
+
 bool Evaluator::walk(const Block &block, const Scope &scope,
                      function_ref<void(const Stmt &, const Scope &)> leaf) {
   for (const StmtPtr &s : block) {
@@ -386,8 +401,30 @@ bool Evaluator::walkFor(const ForStmt &s, size_t var, const Scope &scope,
   auto hi = evalInt(*lv.hi, scope, "a loop bound");
   if (!lo || !hi)
     return true;
-  // Refuse a loop that cannot fit the budget before running any of it.
-  bool tooLong = double(*hi) - double(*lo) + 1 + double(instances) > double(maxInstances);
+  // Refuse loops that cannot fit the budget before running any of them:
+  // this variable's range, times the ranges of the next variables of the
+  // statement whose bounds do not depend on it, times the iterations left
+  // of the enclosing loops when its bounds depend on none of them.
+  double projected = std::max(0.0, double(*hi) - double(*lo) + 1);
+  StringSet<> bound{lv.name};
+  for (size_t w = var + 1; w < s.vars.size() && projected > 0; ++w) {
+    const LoopVar &next = s.vars[w];
+    if (refersTo(*next.lo, bound) || refersTo(*next.hi, bound))
+      break;
+    auto nlo = evalInt(*next.lo, scope, "a loop bound");
+    auto nhi = evalInt(*next.hi, scope, "a loop bound");
+    if (!nlo || !nhi)
+      return true; // reported; the loop is not run
+    projected *= std::max(0.0, double(*nhi) - double(*nlo) + 1);
+    bound.insert(next.name);
+  }
+  StringSet<> outer;
+  for (const auto &[name, left] : enclosing)
+    outer.insert(name);
+  if (!refersTo(*lv.lo, outer) && !refersTo(*lv.hi, outer))
+    for (const auto &[name, left] : enclosing)
+      projected *= left;
+  bool tooLong = projected + double(instances) > double(maxInstances);
   for (int64_t k = *lo; k <= *hi; ++k) {
     if (tooLong || ++instances > maxInstances) {
       diags.error(lv.loc, "loops run more than " + Twine(maxInstances) +
@@ -396,7 +433,10 @@ bool Evaluator::walkFor(const ForStmt &s, size_t var, const Scope &scope,
     }
     Scope inner(&scope);
     inner.define(lv.name, Number::integer(k));
-    if (!walkFor(s, var + 1, inner, leaf))
+    enclosing.push_back({lv.name, double(*hi) - double(k) + 1});
+    bool ok = walkFor(s, var + 1, inner, leaf);
+    enclosing.pop_back();
+    if (!ok)
       return false;
     if (k == INT64_MAX)
       break;

@@ -86,6 +86,9 @@ private:
 
   DiagEngine &diags;
   uint64_t instances = 0;
+  /// The loops being run, innermost last: their variables and iterations
+  /// left (the current one included), to project a nested loop's total.
+  std::vector<std::pair<std::string, double>> enclosing;
 };
 
 } // namespace rslc
