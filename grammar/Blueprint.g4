@@ -83,8 +83,9 @@ fragment EXPONENT : [eE] [+-]? [0-9]+ ;
 ID          : [a-zA-Z_] [a-zA-Z_0-9]* ;
 STRING      : '"' (~["\\\r\n] | '\\' .)* '"' ;
 
-LINE_COMMENT  : '//' ~[\r\n]* -> channel(HIDDEN) ;
-BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN) ;
-WS          : [ \t\r\n]+ -> channel(HIDDEN) ;
+// Skipped, not kept on a hidden channel: no token object per blank.
+LINE_COMMENT  : '//' ~[\r\n]* -> skip ;
+BLOCK_COMMENT : '/*' .*? '*/' -> skip ;
+WS          : [ \t\r\n]+ -> skip ;
 // Anything else is one bad character: the parser reports it with a caret.
 BAD_CHAR    : . ;

@@ -23,7 +23,13 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cstring>
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -355,6 +361,15 @@ int main(int argc, char **argv) {
   cl::SetVersionPrinter([](raw_ostream &os) {
     os << "rslc " RSLC_VERSION " (LLVM " LLVM_VERSION_STRING ")\n";
   });
+  // Running out of memory in any stage (LLVM's or the parser's allocations)
+  // is reported as an error, not an abort: the input is too large here.
+  install_bad_alloc_error_handler([](void *, const char *, bool) {
+    static const char msg[] = "rslc: error: out of memory: the blueprint or its lift is too "
+                              "large for the memory available (see --memory-limit)\n";
+    ssize_t ignored = ::write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    ::_exit(ExitUserError);
+  });
   cl::HideUnrelatedOptions(rslcCategory);
   if (!cl::ParseCommandLineOptions(argc, argv,
                                    "rslc: compiler for random sparse lift blueprints\n\n"
@@ -377,15 +392,33 @@ int main(int argc, char **argv) {
         << "\n";
     return ExitUsage;
   }
-  // Deeply nested input recurses deeply: run the compiler on a large stack.
-  int rc = ExitInternal;
-  llvm::thread worker(std::optional<unsigned>(256u << 20), [&] {
-    SourceMgr sm;
-    DiagEngine diags(sm);
-    rc = run(sm, diags);
-    if (unsigned n = diags.numErrors() + diags.numUnsupported())
-      errs() << n << (n == 1 ? " error" : " errors") << " generated.\n";
-  });
-  worker.join();
-  return rc;
+  // Deeply nested input recurses deeply: run the compiler on a large stack
+  // (refused with a message, not an abort, where it cannot be reserved).
+  struct Job {
+    int rc = ExitInternal;
+    static void *start(void *self) {
+      SourceMgr sm;
+      DiagEngine diags(sm);
+      static_cast<Job *>(self)->rc = run(sm, diags);
+      if (unsigned n = diags.numErrors() + diags.numUnsupported())
+        errs() << n << (n == 1 ? " error" : " errors") << " generated.\n";
+      return nullptr;
+    }
+  } job;
+  constexpr size_t stackBytes = size_t(256) << 20;
+  pthread_attr_t attr;
+  pthread_t worker;
+  pthread_attr_init(&attr);
+  int err = pthread_attr_setstacksize(&attr, stackBytes);
+  if (!err)
+    err = pthread_create(&worker, &attr, &Job::start, &job);
+  pthread_attr_destroy(&attr);
+  if (err) {
+    WithColor::error(errs(), "rslc") << "out of memory: cannot reserve the compiler's "
+                                     << (stackBytes >> 20) << " MiB stack (" << strerror(err)
+                                     << ")\n";
+    return ExitUserError;
+  }
+  pthread_join(worker, nullptr);
+  return job.rc;
 }

@@ -58,7 +58,7 @@ public:
 
 private:
   const char *start;
-  std::vector<size_t> cpToByte;
+  std::vector<uint32_t> cpToByte; // files are at most 16 MiB (maxSourceBytes)
 };
 
 /// Routes ANTLR syntax errors to the DiagEngine.
@@ -128,6 +128,18 @@ std::string badCharMessage(const std::string &t) {
 
 bool scanTokens(Lexed &lx, DiagEngine &diags) {
   lx.lexer.removeErrorListeners();
+  // Count first, each token dropped at once: a file of millions of tokens
+  // is refused before they are all held.
+  size_t count = 0;
+  for (auto tok = lx.lexer.nextToken(); tok->getType() != antlr4::Token::EOF;
+       tok = lx.lexer.nextToken())
+    if (++count > maxTokensPerFile) {
+      diags.error(lx.text.loc(tok.get()),
+                  "the file has more than " + Twine(maxTokensPerFile) +
+                      " tokens; a blueprint should be small (loops and lifts give size)");
+      return false;
+    }
+  lx.lexer.reset();
   lx.tokens.fill();
   std::vector<antlr4::Token *> toks;
   for (antlr4::Token *tok : lx.tokens.getTokens())

@@ -19,6 +19,9 @@ namespace rslc {
 /// Limits that keep adversarial input from exhausting the stack.
 constexpr unsigned maxNestingDepth = 256;     ///< brackets, braces and `else if`s
 constexpr unsigned maxTokensPerStatement = 20000;
+/// Tokens per file: each costs a few hundred bytes through parsing, so this
+/// bounds the front end's memory (well under 1 GB) whatever the file.
+constexpr size_t maxTokensPerFile = 500'000;
 /// Names longer than this are refused, which keeps expanded names and
 /// messages bounded.
 constexpr unsigned maxNameLength = 256;
