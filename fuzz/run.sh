@@ -12,11 +12,12 @@ bin=${RSLC_FUZZ_BIN:-$top/build-asan/bin}
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FrontEndFuzzer LiftFuzzer)
+[ ${#targets[@]} -gt 0 ] || targets=(FrontEndFuzzer LiftFuzzer DataFuzzer)
 work=$(dirname "$bin")/fuzz
 mkdir -p "$work/seeds"
 rm -f "$work"/{crash,timeout,oom,leak}-*
 find "$top/examples" "$top/tests" -name '*.rsl' -exec cp {} "$work/seeds/" \;
+python3 "$top/fuzz/data_seeds.py" "$work/data-seeds"
 for t in "${targets[@]}"; do
   [ -x "$bin/$t" ] || { echo "fuzz/run.sh: $bin/$t not built (run scripts/sanitize.sh)" >&2; exit 2; }
   regressions=$top/fuzz/regressions/$t
@@ -27,6 +28,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/$t"
   seeds=()
   [ "$t" = FrontEndFuzzer ] && seeds=("$work/seeds")
+  [ "$t" = DataFuzzer ] && seeds=("$work/data-seeds")
   echo "== $t: fuzzing for ${seconds}s"
   OMP_NUM_THREADS=1 "$bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=4096 \
     -print_final_stats=1 -artifact_prefix="$work/" "$work/$t" "${seeds[@]}" 2>&1 |
