@@ -92,6 +92,12 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
                  4 * (le.col.size() + le.tRow.size() + le.tPos.size());
     os << ", " << bytes(b) << "\n";
   }
+  // The parameter array's layout (docs/abi.md): every tensor in order.
+  for (const ParamTensor &t : g.tensors)
+    os << "tensor " << t.name << ": offset " << t.offset << ", " << t.size << " values ("
+       << (t.ofVertex ? "parameters of vertex " + p.vertices[t.owner].name
+                      : std::string("weights"))
+       << ")\n";
   if (!edgeList)
     return;
   for (size_t e = 0; e < p.edges.size(); ++e) {
