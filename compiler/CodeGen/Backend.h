@@ -34,8 +34,11 @@ llvm::Error linkShared(const std::string &object, const std::string &runtimeDir,
                        const std::string &linker, const std::string &output);
 
 /// The model's C header: the ABI (include/rslc.h) plus its shapes (EmitHeader.cpp).
+/// `library`: the output's name (its include guard tells apart two models
+/// of the same module and lift built into different libraries).
 std::string emitHeader(const lift::LiftPlan &plan, uint64_t numParams, Precision precision,
-                       const std::string &source);
+                       const std::string &source, const std::string &library,
+                       const KernelTarget &target);
 
 } // namespace rslc::codegen
 

@@ -220,10 +220,11 @@ int reportBuildError(const lift::BuildError &e, const LiftSpec &spec,
 
 /// Kernels -> optimised module -> object -> shared library, and the header.
 int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
-  std::string header =
-      codegen::emitHeader(plan, lift::countParameters(plan), precision, inputFile);
-  if (emit == Emit::Header)
-    return writeOutput([&](raw_ostream &os) { os << header; });
+  if (emit == Emit::Shared && outputName == "-") {
+    WithColor::error(errs(), "rslc") << "-o - writes to standard output, but a shared library "
+                                        "is two files (NAME.so, NAME.h): give -o NAME\n";
+    return ExitUsage;
+  }
   if (optLevel > 3) {
     WithColor::error(errs(), "rslc") << "-O" << optLevel << ": the levels are -O0 to -O3\n";
     return ExitUsage;
@@ -233,9 +234,17 @@ int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
     failed(tm.takeError());
     return ExitUsage;
   }
+  const codegen::KernelTarget target = codegen::describeTarget(**tm);
+  std::string base = outputName.empty() ? sys::path::stem(inputFile).str() : outputName;
+  StringRef library = sys::path::filename(base);
+  if (!library.consume_back(".so"))
+    library.consume_back(".h");
+  std::string header = codegen::emitHeader(plan, lift::countParameters(plan), precision,
+                                           inputFile, library.str(), target);
+  if (emit == Emit::Header)
+    return writeOutput([&](raw_ostream &os) { os << header; });
   LLVMContext ctx;
-  std::unique_ptr<Module> module =
-      codegen::emitKernels(plan, precision, codegen::describeTarget(**tm), ctx);
+  std::unique_ptr<Module> module = codegen::emitKernels(plan, precision, target, ctx);
   module->setDataLayout((*tm)->createDataLayout());
   module->setTargetTriple((*tm)->getTargetTriple().str());
   if (verifyModule(*module, &errs()))
@@ -244,7 +253,6 @@ int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
   if (emit == Emit::LLVM)
     return writeOutput([&](raw_ostream &os) { module->print(os, nullptr); });
 
-  std::string base = outputName.empty() ? sys::path::stem(inputFile).str() : outputName;
   if (emit == Emit::Asm || emit == Emit::Obj) {
     std::string path = outputName.empty() ? base + (emit == Emit::Asm ? ".s" : ".o") : base;
     return failed(codegen::emitObject(*module, **tm, path, emit == Emit::Asm)) ? ExitUserError
