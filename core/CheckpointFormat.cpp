@@ -111,6 +111,16 @@ Contents decode(const std::string &data, const std::string &path) {
   return c;
 }
 
+std::string identityOf(const std::string &prefix) {
+  if (prefix.size() < sizeof magic + 12 || std::memcmp(prefix.data(), magic, sizeof magic) != 0)
+    return "";
+  uint64_t n;
+  std::memcpy(&n, prefix.data() + sizeof magic + 4, 8);
+  if (n > prefix.size() - (sizeof magic + 12))
+    return "";
+  return prefix.substr(sizeof magic + 12, n);
+}
+
 std::string unusable(const Contents &c, size_t numParams) {
   const State &s = c.state;
   const std::vector<double> &m1 = c.moment1, &m2 = c.moment2;

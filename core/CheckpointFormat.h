@@ -42,6 +42,9 @@ std::string encode(const Contents &c);
 /// (not the identity, nor whether the state is usable). Throws FormatError.
 Contents decode(const std::string &bytes, const std::string &path);
 
+/// The identity a checkpoint's first bytes hold, or "" if they do not.
+std::string identityOf(const std::string &prefix);
+
 /// Why decoded contents cannot be loaded into a model of `numParams`
 /// parameters, or "": a known integrator, moments the integrator can use,
 /// finite values, steps and times in range.

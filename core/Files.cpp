@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -64,6 +65,15 @@ private:
 } // namespace
 
 std::string readRegular(const std::string &path, uint64_t maxBytes, std::string &out) {
+  bool whole = true;
+  std::string why = readRegularPrefix(path, maxBytes, out, &whole);
+  if (why.empty() && !whole)
+    return "it is larger than the " + std::to_string(maxBytes) + " bytes allowed";
+  return why;
+}
+
+std::string readRegularPrefix(const std::string &path, uint64_t maxBytes, std::string &out,
+                              bool *whole) {
   // O_NONBLOCK: opening a FIFO without a writer must not block; it is
   // refused below, as is everything but a regular file.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -79,12 +89,8 @@ std::string readRegular(const std::string &path, uint64_t maxBytes, std::string 
     ::close(fd);
     return "it is " + kindOf(st.st_mode) + ", not a regular file";
   }
-  if (uint64_t(st.st_size) > maxBytes) {
-    ::close(fd);
-    return "it holds " + std::to_string(uint64_t(st.st_size)) + " bytes, more than the " +
-           std::to_string(maxBytes) + " allowed";
-  }
-  out.assign(size_t(st.st_size), '\0');
+  *whole = uint64_t(st.st_size) <= maxBytes;
+  out.assign(size_t(std::min<uint64_t>(uint64_t(st.st_size), maxBytes)), '\0');
   size_t got = 0;
   while (got < out.size()) {
     ssize_t r = ::read(fd, out.data() + got, out.size() - got);

@@ -20,6 +20,10 @@ namespace rslc::files {
 /// `out` = the whole of regular file `path`, refused if it holds more than
 /// `maxBytes` (the reason names the limit as `what`, e.g. "a data file").
 std::string readRegular(const std::string &path, uint64_t maxBytes, std::string &out);
+/// Like readRegular, but a longer file gives its first `maxBytes` bytes
+/// and `*whole` = false (else true).
+std::string readRegularPrefix(const std::string &path, uint64_t maxBytes, std::string &out,
+                              bool *whole);
 
 /// Whether `path` can be written: its directory exists and is writable,
 /// and `path` is absent or a writable regular file.

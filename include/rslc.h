@@ -81,6 +81,17 @@ rslc_status rslc_backward(rslc_model *model, const rslc_real *dy, rslc_real *dx)
 rslc_status rslc_loss_and_grad(rslc_model *model, const rslc_real *x, const rslc_real *target,
                                int64_t batch, rslc_loss loss, double *loss_out);
 
+/* The lifted network as JSON (docs/abi.md, "Structure"): its vertices
+ * (shapes, copies, activations), base edges (maps, lift kinds, counts) and
+ * parameter tensors (names, offsets, sizes). Valid while the model lives. */
+const char *rslc_describe(const rslc_model *model);
+/* The lifted edges of base edge `edge` (its index in rslc_describe's
+ * "edges"), in forward order, the order of their weights: copy src[q] of
+ * the source feeds copy dst[q] of the target (for edges reading an input's
+ * components, src[q] is the component). n must equal the edge's count. */
+rslc_status rslc_lifted_edges(const rslc_model *model, int64_t edge, uint32_t *src,
+                              uint32_t *dst, int64_t n);
+
 /* Parameters and gradients, as one flat array of rslc_num_params values. */
 rslc_status rslc_get_params(const rslc_model *model, rslc_real *out, int64_t n);
 rslc_status rslc_set_params(rslc_model *model, const rslc_real *in, int64_t n);

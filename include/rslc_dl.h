@@ -27,7 +27,8 @@ extern "C" {
 #define RSLC_DL_FUNCTIONS(X)                                                                       \
   X(abi_version) X(blueprint_name) X(real_size) X(create) X(destroy) X(last_error)                 \
   X(input_size) X(output_size) X(num_params) X(num_lifted_edges) X(num_copies) X(seed)             \
-  X(forward) X(backward) X(loss_and_grad) X(get_params) X(set_params) X(get_grads)                 \
+  X(forward) X(backward) X(loss_and_grad) X(describe) X(lifted_edges) X(get_params)                \
+  X(set_params) X(get_grads)                                                                       \
   X(zero_grads) X(default_train_options) X(train) X(evaluate) X(save) X(load)
 
 typedef struct rslc_api {

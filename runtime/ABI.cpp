@@ -2,6 +2,7 @@
 #include "rslc.h"
 
 #include "Checkpoint.h"
+#include "Describe.h"
 #include "Integrators.h"
 #include "Model.h"
 
@@ -23,6 +24,7 @@ struct rslc_model {
   std::unique_ptr<ModelBase> impl;
   /// Inside rslc_train: its callback may read the model, not change it.
   bool training = false;
+  mutable std::string description; ///< rslc_describe's JSON, made once
 };
 
 namespace {
@@ -119,7 +121,7 @@ RSLC_EXPORT rslc_status rslc_create(uint64_t seed, rslc_model **out) {
   std::unique_ptr<ModelBase> impl;
   rslc_status s = guarded(nullptr, [&] { impl = ModelBase::create(seed); });
   if (s == RSLC_OK) {
-    *out = new rslc_model{std::move(impl)};
+    *out = new rslc_model{std::move(impl), false, {}};
     std::lock_guard<std::mutex> lock(registryMutex);
     registry().insert(*out);
   }
@@ -183,6 +185,34 @@ RSLC_EXPORT rslc_status rslc_loss_and_grad(rslc_model *m, const rslc_real *x, co
   REQUIRE(rslc::isValidKind<rslc::Loss>(loss), RSLC_ERROR_OPTION,
           "rslc_loss_and_grad: unknown loss " + std::to_string(int(loss)));
   return guarded(m, [&] { *loss_out = m->impl->lossAndGrad(x, target, batch, rslc::Loss(loss)); });
+}
+
+RSLC_EXPORT const char *rslc_describe(const rslc_model *m) {
+  if (!valid(m))
+    return nullptr;
+  if (m->description.empty())
+    m->description = rslc::rt::describe(*m->impl);
+  return m->description.c_str();
+}
+
+RSLC_EXPORT rslc_status rslc_lifted_edges(const rslc_model *m, int64_t edge, uint32_t *src,
+                                          uint32_t *dst, int64_t n) {
+  CHECK_HANDLE(m);
+  const rslc::lift::LiftedGraph &g = m->impl->graph();
+  REQUIRE(edge >= 0 && size_t(edge) < g.edges.size(), RSLC_ERROR_OPTION,
+          "rslc_lifted_edges: the model has " + std::to_string(g.edges.size()) +
+              " base edges, got edge = " + std::to_string(edge));
+  REQUIRE(src && dst, RSLC_ERROR_NULL, "rslc_lifted_edges: src and dst must not be null");
+  const rslc::lift::LiftedEdge &le = g.edges[size_t(edge)];
+  REQUIRE(n == int64_t(le.count), RSLC_ERROR_SIZE,
+          "rslc_lifted_edges: edge " + std::to_string(edge) + " has " + std::to_string(le.count) +
+              " lifted edges, got n = " + std::to_string(n));
+  for (int64_t j = 0; j < le.nv; ++j)
+    for (uint64_t q = le.rowBegin(j); q < le.rowEnd(j); ++q) {
+      src[q] = uint32_t(le.sourceAt(j, q));
+      dst[q] = uint32_t(j);
+    }
+  return RSLC_OK;
 }
 
 #define PARAM_COPY(fn, ptrType, call, check)                                                       \

@@ -65,15 +65,27 @@ void loadCheckpoint(ModelBase &model, const std::string &path) {
   // parameters and a few numbers: anything much longer is not one.
   const std::string mine = identity(model);
   const size_t P = model.graph().numParams;
+  const uint64_t most = mine.size() + 3 * 8 * (P + 1) + 4096;
   std::string data;
-  if (std::string why = files::readRegular(path, mine.size() + 3 * 8 * (P + 1) + 4096, data);
-      !why.empty())
+  bool whole = true;
+  if (std::string why = files::readRegularPrefix(path, most, data, &whole); !why.empty())
     throw Error{RSLC_ERROR_IO, "cannot read checkpoint '" + path + "': " + why};
+  // Longer than any checkpoint of this model: another model's (say which),
+  // or not a checkpoint.
   ckpt::Contents c;
-  try {
-    c = ckpt::decode(data, path);
-  } catch (const ckpt::FormatError &e) {
-    throw Error{RSLC_ERROR_IO, e.what()};
+  if (!whole) {
+    c.identity = ckpt::identityOf(data);
+    if (c.identity.empty() && data.compare(0, 8, "RSLCCKPT") != 0)
+      throw Error{RSLC_ERROR_IO, "'" + path + "' is not an rslc checkpoint"};
+    if (c.identity.empty() || c.identity == mine)
+      throw Error{RSLC_ERROR_IO, "checkpoint '" + path + "' is corrupted (longer than a "
+                                                         "checkpoint of this model)"};
+  } else {
+    try {
+      c = ckpt::decode(data, path);
+    } catch (const ckpt::FormatError &e) {
+      throw Error{RSLC_ERROR_IO, e.what()};
+    }
   }
   if (c.identity != mine) {
     lift::LiftPlan other;

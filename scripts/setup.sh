@@ -9,7 +9,9 @@ packages=(
   libantlr4-runtime-dev antlr4                      # grammar tool + C++ runtime
   libzstd-dev zlib1g-dev libedit-dev libxml2-dev libcurl4-openssl-dev # LLVM link deps
   cmake ninja-build libgtest-dev                  # build, unit tests
-  python3 python3-numpy                             # lit + numerical reference
+  python3 python3-numpy python3-pytest              # lit, numerical references, the Python package's tests
+  nlohmann-json3-dev                                # rslc_describe's JSON (runtime)
+  python3-torch                                     # the Python package's PyTorch modules and their tests
   libclang-rt-19-dev                                # libFuzzer, ASan/UBSan runtimes
   libopenmpi-dev openmpi-bin                        # optional data-parallel training
   python3-matplotlib python3-sklearn                # experiment plots, digits data

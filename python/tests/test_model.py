@@ -1,0 +1,124 @@
+"""The numpy API against the library's own ABI and against hand-computed
+references: shapes, forward/backward against finite differences, training,
+checkpoints, errors as exceptions, the lifted structure."""
+import numpy as np
+import pytest
+
+import rslc
+
+
+def test_compile_errors_are_exceptions(tmp_path):
+    bad = tmp_path / "bad.rsl"
+    bad.write_text("module m { input x; hidden h: rellu; output y; x -> h -> y; }\n")
+    with pytest.raises(rslc.RslcError, match=r"bad.rsl:1:\d+: error: unknown activation"):
+        rslc.compile(str(bad))
+
+
+def test_shapes_and_forward(build):
+    m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 32, "k": 4}))
+    assert (m.input_size, m.output_size) == (3, 4)
+    assert m.dtype == np.float32 and m.num_params == m.params.size
+    x = np.random.default_rng(0).uniform(-1, 1, (5, 3))
+    y = m.forward(x)
+    assert y.shape == (5, 4) and y.dtype == np.float32
+    # the same samples one at a time give the same outputs, bit for bit
+    assert np.array_equal(np.concatenate([m.forward(x[i:i + 1]) for i in range(5)]), y)
+    with pytest.raises(rslc.RslcError, match="the model takes 3") as e:
+        m.forward(np.zeros((2, 5)))
+    assert e.value.status == "RSLC_ERROR_SIZE"
+
+
+def test_gradients_match_finite_differences(build):
+    m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 8, "k": 3},
+                        precision="f64"))
+    assert m.dtype == np.float64
+    rng = np.random.default_rng(1)
+    x, t = rng.normal(size=(4, 3)), rng.normal(size=(4, 4))
+    m.zero_grads()
+    m.loss_and_grad(x, t)
+    g = m.grads
+    theta = m.params
+    for k in rng.choice(theta.size, 12, replace=False):
+        h = 1e-6
+        up, down = theta.copy(), theta.copy()
+        up[k] += h
+        down[k] -= h
+        m.params = up
+        lu = m.evaluate(x, t)[0]
+        m.params = down
+        ld = m.evaluate(x, t)[0]
+        assert abs((lu - ld) / (2 * h) - g[k]) < 1e-6 * max(1, abs(g[k]))
+    m.params = theta
+    # backward gives dL/dx too: mse's dL/dy = (y - t) / batch
+    y = m.forward(x)
+    dx = m.backward((y - t) / 4)
+    eps = 1e-6
+    x2 = x.copy()
+    x2[1, 2] += eps
+    numeric = (m.evaluate(x2, t)[0] - m.evaluate(x, t)[0]) / eps
+    assert abs(numeric - dx[1, 2]) < 1e-4
+
+
+def test_train_with_callback_and_checkpoint(build, tmp_path):
+    lib = build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 32, "k": 4})
+    teacher = rslc.load(build("examples/rgb_mlp.rsl", module="rgb_mlp"))
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(256, 3))
+    t = teacher.forward(x)
+    m = rslc.load(lib)
+    seen = []
+    final = m.train(x, t, integrator="adam", step_size=0.01, batch_size=32, steps=200,
+                    log_every=50, callback=lambda metrics: seen.append(metrics))
+    assert [s["step"] for s in seen][-4:] == [50, 100, 150, 200] and final["step"] == 200
+    assert final["loss"] < seen[0]["loss"]
+    m.save(tmp_path / "c.ckpt")
+    other = rslc.load(lib)
+    other.load(tmp_path / "c.ckpt")
+    assert np.array_equal(other.params, m.params)
+    # a callback returning True stops; its exception surfaces
+    stopped = m.train(x, t, integrator="adam", step_size=0.01, batch_size=32, steps=500,
+                      log_every=10, callback=lambda metrics: True)
+    assert stopped["step"] < 200 + 500
+    with pytest.raises(ZeroDivisionError):
+        m.train(x, t, integrator="adam", steps=20, log_every=5, callback=lambda metrics: 1 / 0)
+    with pytest.raises(rslc.RslcError, match="belongs to"):
+        rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 16, "k": 4})).load(
+            tmp_path / "c.ckpt")
+
+
+def test_training_reduces_the_loss(build):
+    m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 32, "k": 4}))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(128, 3))
+    t = np.tanh(x @ rng.normal(size=(3, 4)))
+    before = m.evaluate(x, t)[0]
+    m.train(x, t, integrator="adam", step_size=0.01, batch_size=32, steps=300)
+    assert m.evaluate(x, t)[0] < 0.5 * before
+
+
+def test_structure(build):
+    m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 16, "k": 4}))
+    d = m.describe()
+    assert [v["name"] for v in d["vertices"]] == ["r", "g", "b", "h1", "h2", "y"]
+    edges = {(e["src"], e["dst"]): i for i, e in enumerate(d["edges"])}
+    src, dst = m.lifted_edges(edges[("h1", "h2")])
+    assert src.size == 16 * 4 and np.all(np.bincount(dst) == 4)  # exact in-degree 4
+    for j in range(16):
+        assert len(set(src[dst == j])) == 4  # distinct sources per copy
+    tensors = m.tensors()
+    assert sum(t.size for t in tensors.values()) == m.num_params
+    assert tensors["W:h1->h2"].size == 64 and tensors["b:h1"].size == 16
+
+
+def test_threads_and_misuse(build):
+    rslc.set_threads(1)
+    m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 16, "k": 4}))
+    with pytest.raises(rslc.RslcError, match="backward needs a forward"):
+        m.backward(np.zeros((1, 4)))
+    with pytest.raises(rslc.RslcError, match="not a finite number"):
+        m.params = np.full(m.num_params, np.nan)
+    with pytest.raises(ValueError):
+        m.loss_and_grad(np.zeros((1, 3)), np.zeros((1, 4)), loss="hinge")
+    m.close()
+    with pytest.raises(rslc.RslcError, match="closed"):
+        m.forward(np.zeros((1, 3)))
