@@ -11,7 +11,7 @@ namespace rslc::ckpt {
 namespace {
 
 constexpr char magic[8] = {'R', 'S', 'L', 'C', 'C', 'K', 'P', 'T'};
-constexpr uint32_t formatVersion = 1;
+constexpr uint32_t formatVersion = 2; ///< reads 1 (no note) and 2
 
 uint64_t fnv1a(const char *bytes, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -72,6 +72,8 @@ std::string encode(const Contents &c) {
   put(body, formatVersion);
   put(body, uint64_t(c.identity.size()));
   body += c.identity;
+  put(body, uint64_t(c.note.size()));
+  body += c.note;
   put(body, c.state.integrator);
   put(body, c.state.step);
   put(body, c.state.flowTime);
@@ -92,13 +94,15 @@ Contents decode(const std::string &data, const std::string &path) {
     throw FormatError("checkpoint '" + path + "' is corrupted (checksum mismatch)");
   uint32_t version;
   std::memcpy(&version, data.data() + sizeof magic, 4);
-  if (version != formatVersion)
+  if (version != 1 && version != formatVersion)
     throw FormatError("checkpoint '" + path + "' has format version " + std::to_string(version) +
-                      "; this library reads version " + std::to_string(formatVersion));
+                      "; this library reads versions 1 to " + std::to_string(formatVersion));
   const std::string body = data.substr(0, data.size() - 8); // without the checksum
   Reader r(body, path);
   Contents c;
   c.identity = r.getString();
+  if (version >= 2)
+    c.note = r.getString();
   c.state.integrator = r.get<int32_t>();
   c.state.step = r.get<int64_t>();
   c.state.flowTime = r.get<double>();
@@ -106,7 +110,7 @@ Contents decode(const std::string &data, const std::string &path) {
   c.moment1 = r.getVector();
   c.moment2 = r.getVector();
   c.theta = r.getVector();
-  if (encode(c).size() != data.size())
+  if (encode(c).size() - (version == 1 ? 8 : 0) != data.size())
     throw FormatError("checkpoint '" + path + "' is corrupted (trailing bytes)");
   return c;
 }

@@ -1,7 +1,9 @@
 //===- CheckpointFormat.h - the bytes of a checkpoint --------------------===//
 //
-// Format (version 1): "RSLCCKPT", u32 version, the model's identity (its
-// serialized plan and precision), the optimiser state (integrator, step,
+// Format (version 2): "RSLCCKPT", u32 version, the model's identity (its
+// serialized plan and precision), the application's note (free text, e.g.
+// rslc-train's provenance and standardisation; absent in version 1, still
+// read), the optimiser state (integrator, step,
 // flow time, step size), two moment vectors and the parameters as doubles,
 // and an FNV-1a checksum of everything before it. Little-endian.
 // LLVM-free and model-free: the runtime (runtime/Checkpoint.cpp) and the
@@ -26,7 +28,7 @@ struct State {
 };
 
 struct Contents {
-  std::string identity;
+  std::string identity, note;
   State state;
   std::vector<double> moment1, moment2, theta;
 };

@@ -87,7 +87,7 @@ def rslc_run(blueprint, lift, defines, data_args, train_samples, a, threads, out
         "--loss", "ce", "--integrator", "adam", "--step-size", a.step_size, "--batch-size",
         a.batch_size, "--steps", a.epochs * per_epoch, "--log-every", per_epoch], threads=threads)
     import json
-    lines = [json.loads(line) for line in open(log) if line.strip()]
+    lines = [m for m in (json.loads(line) for line in open(log) if line.strip()) if "step" in m]
     # line 0: before training (after loading); line e: after epoch e
     epochs = [(lines[e]["test_accuracy"], lines[e]["wall_seconds"] - lines[e - 1]["wall_seconds"])
               for e in range(1, len(lines))]

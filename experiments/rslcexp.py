@@ -51,13 +51,14 @@ def train(model, log, args, threads=1):
 
 
 def last_metrics(log):
-    """The last JSON line of a metrics log (None if there is none)."""
+    """The last metrics line of a log (None if there is none; the first
+    line is the run's provenance)."""
     last = None
     if os.path.exists(log):
         with open(log) as f:
             for line in f:
-                if line.strip():
-                    last = json.loads(line)
+                if line.strip() and "step" in (d := json.loads(line)):
+                    last = d
     return last
 
 

@@ -40,7 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   try {
     ckpt::Contents c = ckpt::decode(bytes, "fuzz");
-    if (ckpt::encode(c) != bytes)
+    // the current version re-encodes to the same bytes (version 1 files
+    // are re-encoded as version 2, with an empty note)
+    if (bytes[8] == 2 && ckpt::encode(c) != bytes)
       std::abort();
     (void)ckpt::unusable(c, c.theta.size());
     (void)ckpt::unusable(c, 3);

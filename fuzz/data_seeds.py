@@ -52,9 +52,10 @@ seed("npz-deflated", 2, buf.getvalue())
 idx = b"\x00\x00\x08\x03" + struct.pack(">III", 2, 2, 2) + bytes(range(8))
 seed("idx", 3, idx)
 seed("idx-gz", 3, gzip.compress(idx))
-body = b"RSLCCKPT" + struct.pack("<I", 1)
-ident = b"module\nm\nlift\nreal 4"
-body += struct.pack("<Q", len(ident)) + ident + struct.pack("<iqdd", 4, 12, 0.5, 0.01)
+body = b"RSLCCKPT" + struct.pack("<I", 2)
+ident, note = b"module\nm\nlift\nreal 4", b'{"provenance": {}}'
+body += struct.pack("<Q", len(ident)) + ident + struct.pack("<Q", len(note)) + note
+body += struct.pack("<iqdd", 4, 12, 0.5, 0.01)
 for v in ([0.1, 0.2], [0.3, 0.4], [1.0, -2.0]):
     body += struct.pack("<Q", len(v)) + struct.pack("<%dd" % len(v), *v)
 seed("checkpoint", 4, body + struct.pack("<Q", fnv1a(body)))

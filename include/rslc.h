@@ -180,6 +180,12 @@ rslc_status rslc_evaluate(rslc_model *model, const rslc_real *x, const rslc_real
  * checksum; loading refuses another blueprint, lift or seed, and corruption. */
 rslc_status rslc_save(const rslc_model *model, const char *path);
 rslc_status rslc_load(rslc_model *model, const char *path);
+/* A free-form text saved in the model's checkpoints and restored by
+ * rslc_load (rslc-train keeps its provenance and standardisation there).
+ * rslc_note returns "" until one is set or loaded; valid until the next
+ * rslc_set_note or rslc_load. */
+rslc_status rslc_set_note(rslc_model *model, const char *text);
+const char *rslc_note(const rslc_model *model);
 
 #ifdef __cplusplus
 }

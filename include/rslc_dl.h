@@ -29,7 +29,8 @@ extern "C" {
   X(input_size) X(output_size) X(num_params) X(num_lifted_edges) X(num_copies) X(seed)             \
   X(forward) X(backward) X(loss_and_grad) X(describe) X(lifted_edges) X(get_params)                \
   X(set_params) X(get_grads)                                                                       \
-  X(zero_grads) X(default_train_options) X(train) X(evaluate) X(save) X(load)
+  X(zero_grads) X(default_train_options) X(train) X(evaluate) X(save) X(load) X(set_note)       \
+  X(note)
 
 typedef struct rslc_api {
   void *lib; /* the dlopen handle */

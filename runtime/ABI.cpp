@@ -319,3 +319,14 @@ RSLC_EXPORT rslc_status rslc_load(rslc_model *m, const char *path) {
   REQUIRE(path, RSLC_ERROR_NULL, "rslc_load: path must not be null");
   return guarded(m, [&] { rslc::rt::loadCheckpoint(*m->impl, path); });
 }
+
+RSLC_EXPORT rslc_status rslc_set_note(rslc_model *m, const char *text) {
+  CHECK_IDLE(m, "rslc_set_note");
+  REQUIRE(text, RSLC_ERROR_NULL, "rslc_set_note: text must not be null");
+  m->impl->note = text;
+  return RSLC_OK;
+}
+
+RSLC_EXPORT const char *rslc_note(const rslc_model *m) {
+  return valid(m) ? m->impl->note.c_str() : nullptr;
+}

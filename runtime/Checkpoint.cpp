@@ -48,6 +48,7 @@ void momentFromDoubles(ModelBase &model, ModelBase::Array a, const std::vector<d
 void saveCheckpoint(const ModelBase &model, const std::string &path) {
   ckpt::Contents c;
   c.identity = identity(model);
+  c.note = model.note;
   c.state = {model.train.integrator, model.train.step, model.train.flowTime,
              model.train.stepSize};
   c.moment1 = momentAsDoubles(model, ModelBase::Array::Moment1);
@@ -115,6 +116,7 @@ void loadCheckpoint(ModelBase &model, const std::string &path) {
   if (!c.moment2.empty())
     momentFromDoubles(model, ModelBase::Array::Moment2, c.moment2);
   model.train = {c.state.integrator, c.state.step, c.state.flowTime, c.state.stepSize};
+  model.note = c.note;
 }
 
 } // namespace rslc::rt

@@ -72,6 +72,8 @@ public:
   int64_t maxPerSample = 1;
   const lift::LiftedGraph &graph() const { return g; }
   std::string lastError;
+  /// The application's note, saved in and loaded from checkpoints.
+  std::string note;
 
 protected:
   lift::LiftedGraph g;

@@ -376,6 +376,16 @@ class Model:
         self._check(self._lib.rslc_load(self._live(), os.fsencode(path)))
         self._forward_batch = None
 
+    @property
+    def note(self):
+        """The free text saved in and loaded from checkpoints (rslc-train
+        keeps its provenance and standardisation there, as JSON)."""
+        return self._lib.rslc_note(self._live()).decode()
+
+    @note.setter
+    def note(self, text):
+        self._check(self._lib.rslc_set_note(self._live(), text.encode()))
+
     # -- structure
     def describe(self):
         """The lifted network (rslc_describe): vertices, base edges (maps,

@@ -97,4 +97,6 @@ FUNCTIONS = {
     "rslc_evaluate": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)]),
     "rslc_save": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
     "rslc_load": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
+    "rslc_set_note": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
+    "rslc_note": (ctypes.c_char_p, [ctypes.c_void_p]),
 }

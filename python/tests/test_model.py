@@ -71,10 +71,12 @@ def test_train_with_callback_and_checkpoint(build, tmp_path):
                     log_every=50, callback=lambda metrics: seen.append(metrics))
     assert [s["step"] for s in seen][-4:] == [50, 100, 150, 200] and final["step"] == 200
     assert final["loss"] < seen[0]["loss"]
+    m.note = '{"run": "test"}'
     m.save(tmp_path / "c.ckpt")
     other = rslc.load(lib)
+    assert other.note == ""
     other.load(tmp_path / "c.ckpt")
-    assert np.array_equal(other.params, m.params)
+    assert np.array_equal(other.params, m.params) and other.note == '{"run": "test"}'
     # a callback returning True stops; its exception surfaces
     stopped = m.train(x, t, integrator="adam", step_size=0.01, batch_size=32, steps=500,
                       log_every=10, callback=lambda metrics: True)

@@ -15,6 +15,11 @@
                                      CMD exits non-zero before SECONDS (no hang)
 """
 import json
+
+
+def metrics(path):
+    """The metrics lines of an rslc-train log (the first line is its provenance)."""
+    return [d for d in (json.loads(line) for line in open(path) if line.strip()) if "step" in d]
 import sys
 
 import numpy as np
@@ -57,7 +62,7 @@ elif cmd == "flow":
     sys.exit(e >= tol)
 elif cmd == "flow-log":  # the flow time is the last logged one
     d, w0, w, log, tol = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6])
-    t = json.loads(open(log).readlines()[-1])["flow_time"]
+    t = metrics(log)[-1]["flow_time"]
     e = error(d, w0, w, t)
     print(f"{'ok' if e < tol and t > 0.1 else 'FAIL'} flow: max error {e:.3g} at t = {t:.3g} (tolerance {tol:g})")
     sys.exit(not (e < tol and t > 0.1))
@@ -67,13 +72,12 @@ elif cmd == "order":
     print(f"{'ok' if ea / eb > ratio else 'FAIL'} order: halving the step divides the error by {ea / eb:.3g} (at least {ratio:g})")
     sys.exit(ea / eb <= ratio)
 elif cmd == "decreases":
-    losses = [json.loads(line)["loss"] for line in open(sys.argv[2])]
+    losses = [m["loss"] for m in metrics(sys.argv[2])]
     ok = losses[-1] < float(sys.argv[3]) * losses[0]
     print(f"{'ok' if ok else 'FAIL'} loss {losses[0]:.4g} -> {losses[-1]:.4g}")
     sys.exit(not ok)
 elif cmd == "same-trajectory":  # two runs' logged losses agree step by step
-    a = [json.loads(line) for line in open(sys.argv[2])]
-    b = [json.loads(line) for line in open(sys.argv[3])]
+    a, b = metrics(sys.argv[2]), metrics(sys.argv[3])
     tol = float(sys.argv[4])
     worst = max(abs(x["loss"] - y["loss"]) / abs(x["loss"]) for x, y in zip(a, b))
     ok = len(a) == len(b) > 1 and all(x["step"] == y["step"] for x, y in zip(a, b)) and worst < tol

@@ -29,11 +29,12 @@ import time
 
 
 def wait_for_output(proc, path, timeout=60):
-    """Waits until the log file `path` has a line (training has begun)."""
+    """Waits until the log file `path` has a metrics line (training has
+    begun; the first line is the run's provenance)."""
     end = time.time() + timeout
     while time.time() < end:
         try:
-            if open(path).readline():
+            if '"step"' in open(path).read():
                 return
         except FileNotFoundError:
             pass

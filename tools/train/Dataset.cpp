@@ -87,7 +87,10 @@ DataSet readData(const std::string &dataPath, const std::string &targetPath,
       fail(dataPath + " has " + std::to_string(all.cols) + " columns; the model takes " +
            std::to_string(nin) + " inputs and " + std::to_string(tw) +
            (shape.classes ? " class label" : " targets") + " (" + std::to_string(nin + tw) +
-           " columns)");
+           " columns)" +
+           (!shape.classes && all.cols == nin + 1
+                ? ": is the last column a class label? then give --loss ce"
+                : ""));
     ds.x.rows = ds.y.rows = all.rows;
     ds.x.cols = nin, ds.y.cols = tw;
     ds.x.values.reserve(size_t(all.rows * nin));
@@ -105,7 +108,8 @@ DataSet readData(const std::string &dataPath, const std::string &targetPath,
          std::to_string(nin));
   if (!ds.y.values.empty() && ds.y.cols != tw)
     fail("targets: " + std::to_string(ds.y.cols) + " values per sample; the " +
-         (shape.classes ? "cross-entropy" : "mse") + " loss needs " + std::to_string(tw));
+         (shape.classes ? "cross-entropy" : "mse") + " loss needs " + std::to_string(tw) +
+         (!shape.classes && ds.y.cols == 1 ? " (class labels? then give --loss ce)" : ""));
   // Class labels are checked here, where the file and row are known.
   for (int64_t r = 0; shape.classes && r < int64_t(ds.y.values.size()); ++r)
     if (std::string why = classIndexProblem(ds.y.values[r], shape.outputs); !why.empty())

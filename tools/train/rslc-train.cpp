@@ -16,12 +16,16 @@
 #include "core/Files.h"
 #include "core/Kinds.h"
 
+#include <nlohmann/json.hpp>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <csignal>
 #include <cerrno>
+#include <ctime>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -49,6 +53,7 @@ struct Settings {
   int64_t checkpointEvery = 0;
   std::string resume, exportPath, predict;
   bool quiet = false;
+  int64_t threads = 0;
 };
 
 OptionTable options(Settings &s) {
@@ -91,6 +96,8 @@ OptionTable options(Settings &s) {
   t.add("export", "FILE", "write the trained parameters as .npy", s.exportPath);
   t.add("predict", "FILE", "write the model's outputs on --data as CSV (no training)", s.predict);
   t.add("quiet", "no progress output", s.quiet);
+  t.add("threads", "N", "OpenMP threads (0: OpenMP's default, every core); waiting threads sleep "
+        "unless OMP_WAIT_POLICY says otherwise", s.threads);
   return t;
 }
 
@@ -120,21 +127,22 @@ rslc_api loadLibrary(const std::string &path) {
   return api;
 }
 
+/// A metrics line of the log: NaN and infinities (no value) as null.
 std::string json(const rslc_metrics &m) {
-  auto num = [](double v) {
-    if (!std::isfinite(v))
-      return std::string("null");
-    char b[32];
-    std::snprintf(b, sizeof b, "%.9g", v);
-    return std::string(b);
-  };
-  return "{\"step\": " + std::to_string(m.step) + ", \"flow_time\": " + num(m.flow_time) +
-         ", \"loss\": " + num(m.loss) + ", \"test_loss\": " + num(m.test_loss) +
-         ", \"accuracy\": " + num(m.accuracy) + ", \"test_accuracy\": " + num(m.test_accuracy) +
-         ", \"param_norm\": " + num(m.param_norm) + ", \"grad_norm\": " + num(m.grad_norm) +
-         ", \"grad_ratio\": " + num(m.grad_ratio) + ", \"step_size\": " + num(m.step_size) +
-         ", \"wall_seconds\": " + num(m.wall_seconds) + ", \"diverging\": " +
-         (m.diverging ? "true" : "false") + "}";
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); };
+  nlohmann::ordered_json j = {{"step", m.step},
+                              {"flow_time", num(m.flow_time)},
+                              {"loss", num(m.loss)},
+                              {"test_loss", num(m.test_loss)},
+                              {"accuracy", num(m.accuracy)},
+                              {"test_accuracy", num(m.test_accuracy)},
+                              {"param_norm", num(m.param_norm)},
+                              {"grad_norm", num(m.grad_norm)},
+                              {"grad_ratio", num(m.grad_ratio)},
+                              {"step_size", num(m.step_size)},
+                              {"wall_seconds", num(m.wall_seconds)},
+                              {"diverging", bool(m.diverging)}};
+  return j.dump();
 }
 
 /// The training callback: JSON lines, the progress bar, the divergence warning.
@@ -143,6 +151,7 @@ struct Reporter {
   std::string logPath, logError;
   bool tty = isatty(2), warned = false, quiet = false;
   int64_t total = 0, base = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   static int callback(const rslc_metrics *m, void *self) {
     auto *r = static_cast<Reporter *>(self);
@@ -161,17 +170,32 @@ struct Reporter {
                    (long long)m->step, m->param_norm);
     }
     if (!r->quiet) {
-      double frac = r->total ? double(m->step - r->base) / double(r->total) : 1.0;
-      char acc[32] = "";
+      int64_t done = m->step - r->base;
+      double frac = r->total ? double(done) / double(r->total) : 1.0;
+      std::string extra;
+      char buf[96];
       if (std::isfinite(m->accuracy))
-        std::snprintf(acc, sizeof acc, " acc %.3f", m->accuracy);
+        std::snprintf(buf, sizeof buf, " acc %.3f", m->accuracy), extra += buf;
+      if (std::isfinite(m->test_loss))
+        std::snprintf(buf, sizeof buf, " test %.4g", m->test_loss), extra += buf;
+      if (std::isfinite(m->test_accuracy))
+        std::snprintf(buf, sizeof buf, " test acc %.3f", m->test_accuracy), extra += buf;
       if (r->tty) {
-        int w = 30, filled = int(std::min(1.0, frac) * w);
-        std::fprintf(stderr, "\r[%s%s] step %lld loss %.6g%s ", std::string(filled, '#').c_str(),
-                     std::string(w - filled, '.').c_str(), (long long)m->step, m->loss, acc);
+        // The rate since this run began (the step count may start at a
+        // resumed checkpoint's), and the time left at that rate.
+        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                       r->started).count();
+        double rate = seconds > 0 ? double(done) / seconds : 0;
+        std::string eta = rate > 0 && r->total > done
+                              ? " eta " + std::to_string(int64_t(double(r->total - done) / rate)) + "s"
+                              : "";
+        int w = 24, filled = int(std::min(1.0, frac) * w);
+        std::fprintf(stderr, "\r[%s%s] step %lld loss %.6g%s %.0f steps/s%s   ",
+                     std::string(filled, '#').c_str(), std::string(w - filled, '.').c_str(),
+                     (long long)m->step, m->loss, extra.c_str(), rate, eta.c_str());
       } else {
         std::fprintf(stderr, "step %lld loss %.6g%s |theta| %.4g |grad| %.4g\n",
-                     (long long)m->step, m->loss, acc, m->param_norm, m->grad_norm);
+                     (long long)m->step, m->loss, extra.c_str(), m->param_norm, m->grad_norm);
       }
     }
     return interrupted ? 1 : 0;
@@ -183,6 +207,54 @@ std::vector<double> getParams(const rslc_api &api, rslc_model *m) {
   ModelReals p(api.real_size(), std::vector<double>(size_t(api.num_params(m))));
   api.get_params(m, p.data(), api.num_params(m));
   return p.toDouble();
+}
+
+/// Which run this is: written as the log's first line and into the
+/// checkpoints' note.
+nlohmann::ordered_json provenanceOf(const rslc_api &api, rslc_model *m, const std::string &model,
+                                    const Settings &s, const std::vector<std::string> &argv) {
+  std::string command;
+  for (const std::string &a : argv)
+    command += (command.empty() ? "" : " ") + a;
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  char started[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return {{"rslc_train", RSLC_VERSION},
+          {"abi", api.abi_version()},
+          {"model", model},
+          {"blueprint", api.blueprint_name()},
+          {"seed", api.seed(m)},
+          {"parameters", api.num_params(m)},
+          {"command", command},
+          {"started", started},
+          {"host", host},
+          {"resumed_from", s.resume.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.resume)}};
+}
+
+/// The standardisation a checkpoint's note records, if any (a note that is
+/// not rslc-train's is ignored; a malformed record is refused).
+std::optional<Standardizer> savedStandardizer(const char *text, int64_t inputs,
+                                              const std::string &path) {
+  nlohmann::json note = nlohmann::json::parse(text ? text : "", nullptr, /*exceptions=*/false);
+  if (!note.is_object() || !note.contains("standardize"))
+    return std::nullopt;
+  const nlohmann::json &st = note["standardize"];
+  Standardizer out;
+  try {
+    out.mean = st.at("mean").get<std::vector<double>>();
+    out.sd = st.at("sd").get<std::vector<double>>();
+  } catch (const nlohmann::json::exception &) {
+    die("checkpoint '" + path + "': its standardisation record is malformed");
+  }
+  bool ok = int64_t(out.mean.size()) == inputs && int64_t(out.sd.size()) == inputs;
+  for (size_t k = 0; ok && k < out.sd.size(); ++k)
+    ok = std::isfinite(out.mean[k]) && std::isfinite(out.sd[k]) && out.sd[k] > 0;
+  if (!ok)
+    die("checkpoint '" + path + "': its standardisation record does not fit the model's " +
+        std::to_string(inputs) + " inputs");
+  return out;
 }
 
 /// Every output path is checked before any work (a run must not train for
@@ -224,6 +296,7 @@ int main(int argc, char **argv) {
   // of the default SIGXFSZ ending the process without a word.
   std::signal(SIGXFSZ, SIG_IGN);
   world = dist::init(argc, argv);
+  const std::vector<std::string> command(argv, argv + argc); // before getopt permutes it
   Settings s;
   OptionTable table = options(s);
   std::vector<std::string> positional;
@@ -251,14 +324,28 @@ int main(int argc, char **argv) {
 
   if (!s.teacher.empty() && !s.data.empty())
     die("give --data FILE or --teacher MODEL.so, not both", 2);
+  if (s.threads < 0 || s.threads > 4096)
+    die("--threads must be between 0 and 4096, not " + std::to_string(s.threads), 2);
   checkOutputs(s, modelPath);
 
+  // OpenMP reads these when the library loads it: threads, and sleeping
+  // rather than spinning at barriers (spinning threads cost orders of
+  // magnitude on a busy machine) unless the user chose a policy.
+  if (s.threads > 0)
+    setenv("OMP_NUM_THREADS", std::to_string(s.threads).c_str(), 1);
+  setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
   rslc_api api = loadLibrary(modelPath);
   rslc_model *m;
   if (api.create(s.modelSeed, &m))
     die(api.last_error(nullptr));
   if (!s.resume.empty() && api.load(m, s.resume.c_str()))
     die(api.last_error(m));
+  // What a checkpoint written by rslc-train remembers besides the state:
+  // the run that wrote it, and the standardisation its inputs had.
+  std::optional<Standardizer> saved;
+  if (!s.resume.empty())
+    saved = savedStandardizer(api.note(m), api.input_size(m), s.resume);
+  const nlohmann::ordered_json provenance = provenanceOf(api, m, modelPath, s, command);
   const int bytes = api.real_size();
   if (world.size > 1) { // every rank starts from rank 0's parameters
     std::vector<double> theta = getParams(api, m);
@@ -290,6 +377,21 @@ int main(int argc, char **argv) {
   }
 
   if (!s.predict.empty()) {
+    if (s.resume.empty())
+      std::fprintf(stderr, "rslc-train: warning: --predict without --resume uses the model's "
+                           "initial, untrained parameters\n");
+    if (saved) {
+      saved->apply(all.x);
+    } else if (s.standardize) {
+      die("--standardize with --predict needs the training set's statistics: rslc-train saves "
+          "them in the checkpoints of runs with --standardize; give --resume CHECKPOINT",
+          2);
+    }
+    if (!s.quiet)
+      std::fprintf(stderr, "rslc-train: predicting %lld samples with %s%s%s; no training\n",
+                   (long long)all.rows(), api.blueprint_name(),
+                   s.resume.empty() ? "" : (" from " + s.resume).c_str(),
+                   saved ? ", inputs standardised as in training" : "");
     int64_t n = all.rows();
     ModelReals x(bytes, all.x.values), y(bytes, std::vector<double>(size_t(n * shape.outputs)));
     if (api.forward(m, x.data(), n, y.data()))
@@ -312,11 +414,22 @@ int main(int argc, char **argv) {
     train = std::move(all);
   if (train.rows() <= 0)
     die("no training samples left after the split", 2);
-  if (s.standardize) {
-    Standardizer st = Standardizer::fit(train.x);
-    st.apply(train.x);
-    st.apply(test.x);
+  // A resumed run keeps its standardisation; a new one fits it on its
+  // training split.
+  if (saved && !s.standardize && !s.quiet && world.rank == 0)
+    std::fprintf(stderr, "rslc-train: standardising the inputs as the run that wrote %s did\n",
+                 s.resume.c_str());
+  if (!saved && s.standardize)
+    saved = Standardizer::fit(train.x);
+  if (saved) {
+    saved->apply(train.x);
+    saved->apply(test.x);
   }
+  nlohmann::ordered_json note = {{"provenance", provenance}};
+  if (saved)
+    note["standardize"] = {{"mean", saved->mean}, {"sd", saved->sd}};
+  if (api.set_note(m, note.dump().c_str()))
+    die(api.last_error(m));
   if (world.size > 1) { // rank r trains on rows r, r + size, r + 2 size, ...
     if (train.rows() < world.size)
       die(std::to_string(train.rows()) + " training samples cannot be shared by " +
@@ -349,8 +462,15 @@ int main(int argc, char **argv) {
   if (world.rank == 0 && s.log == "-")
     reporter.file = stdout;
   else if (world.rank == 0 && !s.log.empty()) {
-    reporter.file = std::fopen(s.log.c_str(), "w");
+    // A resumed run continues its log; a new run starts one.
+    reporter.file = std::fopen(s.log.c_str(), s.resume.empty() ? "w" : "a");
     if (!reporter.file)
+      die("cannot write the log '" + s.log + "': " + std::strerror(errno));
+  }
+  if (reporter.file) { // the first line: which run this is
+    std::string line = nlohmann::ordered_json{{"provenance", provenance}}.dump() + "\n";
+    if (std::fwrite(line.data(), 1, line.size(), reporter.file) != line.size() ||
+        std::fflush(reporter.file) != 0)
       die("cannot write the log '" + s.log + "': " + std::strerror(errno));
   }
   o.callback = Reporter::callback;
@@ -394,7 +514,10 @@ int main(int argc, char **argv) {
     die(reporter.logError);
   if (status) // NaN/inf: the last good checkpoint is kept, not overwritten
     die(std::string(api.last_error(m)) +
-        (s.checkpoint.empty() ? "" : "; the last good checkpoint '" + s.checkpoint + "' is kept"));
+        (s.checkpoint.empty() ? "" : "; the last good checkpoint '" + s.checkpoint + "' is kept") +
+        (status == RSLC_ERROR_NUMERIC && !saved
+             ? " (unscaled inputs? try --standardize, or a smaller --step-size)"
+             : ""));
   if (world.rank == 0 && !s.exportPath.empty()) {
     try {
       std::vector<double> theta = getParams(api, m);
@@ -403,15 +526,17 @@ int main(int argc, char **argv) {
       die(e.what());
     }
   }
-  if (!reporter.quiet)
-    std::fprintf(stderr, "%s: step %lld, loss %.6g%s%s\n", api.blueprint_name(),
-                 (long long)last.step, last.loss,
-                 std::isfinite(last.test_loss)
-                     ? (", test loss " + std::to_string(last.test_loss)).c_str()
-                     : "",
-                 std::isfinite(last.accuracy)
-                     ? (", accuracy " + std::to_string(last.accuracy)).c_str()
-                     : "");
+  if (!reporter.quiet) {
+    std::string summary = std::string(api.blueprint_name()) + ": step " +
+                          std::to_string(last.step);
+    char buf[64];
+    for (auto [label, value] : {std::pair{"loss", last.loss}, {"accuracy", last.accuracy},
+                                {"test loss", last.test_loss},
+                                {"test accuracy", last.test_accuracy}})
+      if (std::isfinite(value))
+        std::snprintf(buf, sizeof buf, ", %s %.6g", label, value), summary += buf;
+    std::fprintf(stderr, "%s\n", summary.c_str());
+  }
   if (!reporter.quiet && world.size > 1)
     std::fprintf(stderr, "%d ranks: each sent %.3f MiB through allreduce (%.1f KiB per step)\n",
                  world.size, double(dist::bytesReduced()) / (1 << 20),
