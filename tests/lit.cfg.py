@@ -38,6 +38,7 @@ for tool in ("gradcheck", "abicheck"):
     config.substitutions.append(("%" + tool, os.path.join(config.rslc_bin_dir, tool)))
 config.substitutions.append(("%train", os.path.join(config.rslc_bin_dir, "rslc-train")))
 config.substitutions.append(("%bindir", config.rslc_bin_dir))
+config.substitutions.append(("%builddir", config.rslc_obj_root))
 # Tests whose kernels target x86-64-v3 (AVX2, FMA) run where the CPU has it.
 try:
     flags = set(next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split())

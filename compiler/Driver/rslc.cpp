@@ -25,6 +25,7 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Program.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -105,10 +106,43 @@ cl::opt<codegen::Precision> precision(
                clEnumValN(codegen::Precision::F64, "f64", "double (for gradient checks)")),
     cl::cat(rslcCategory));
 cl::opt<std::string> runtimeDir("runtime-dir",
-                                cl::desc("Directory of librslc_runtime.a and librslc_core.a"),
-                                cl::init(RSLC_DEFAULT_RUNTIME_DIR), cl::cat(rslcCategory));
-cl::opt<std::string> linker("linker", cl::desc("C++ compiler driver used to link"),
-                            cl::init(RSLC_DEFAULT_LINKER), cl::cat(rslcCategory));
+                                cl::desc("Directory of librslc_runtime.a and librslc_core.a "
+                                         "(default: beside rslc: ../lib/rslc, or ../lib in a "
+                                         "build tree)"),
+                                cl::cat(rslcCategory));
+cl::opt<std::string> linker("linker",
+                            cl::desc("C++ compiler driver used to link (default: the one rslc "
+                                     "was built with, else c++, g++ or clang++ on the PATH)"),
+                            cl::cat(rslcCategory));
+
+const char *programName = "rslc";
+
+/// The runtime archives beside this rslc: PREFIX/lib/rslc when installed,
+/// BUILD/lib in a build tree, so an installation may be moved anywhere.
+std::string defaultRuntimeDir(const char *argv0) {
+  static int anchor;
+  std::string exe = sys::fs::getMainExecutable(argv0, &anchor);
+  SmallString<256> bin(sys::path::parent_path(exe));
+  for (const char *rel : {"../lib/rslc", "../lib"}) {
+    SmallString<256> dir(bin);
+    sys::path::append(dir, rel);
+    SmallString<256> archive(dir);
+    sys::path::append(archive, "librslc_runtime.a");
+    if (sys::fs::exists(archive)) {
+      sys::path::remove_dots(dir, /*remove_dot_dot=*/true);
+      return std::string(dir);
+    }
+  }
+  return RSLC_DEFAULT_RUNTIME_DIR;
+}
+
+/// A C++ compiler driver to link with: the build's, else one on the PATH.
+std::string defaultLinker() {
+  for (const char *candidate : {RSLC_DEFAULT_LINKER, "c++", "g++", "clang++", "clang++-19"})
+    if (sys::findProgramByName(candidate))
+      return candidate;
+  return RSLC_DEFAULT_LINKER; // reported as not found when linking
+}
 
 /// MemAvailable from /proc/meminfo, in bytes (0 if unknown).
 uint64_t availableMemory() {
@@ -267,7 +301,9 @@ int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
   }
   FileRemover removeObject(object);
   if (failed(codegen::emitObject(*module, **tm, object.str().str(), false)) ||
-      failed(codegen::linkShared(object.str().str(), runtimeDir, linker, so)))
+      failed(codegen::linkShared(object.str().str(),
+                                 runtimeDir.empty() ? defaultRuntimeDir(programName) : runtimeDir,
+                                 linker.empty() ? defaultLinker() : linker, so)))
     return ExitUserError;
   std::error_code ec;
   ToolOutputFile headerFile(h, ec, sys::fs::OF_Text);
@@ -364,6 +400,7 @@ int run(SourceMgr &sm, DiagEngine &diags) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  programName = argv[0];
   setBugReportMsg("rslc crashed. This is a bug: please report it with the blueprint and "
                   "command line.\n");
   cl::SetVersionPrinter([](raw_ostream &os) {
