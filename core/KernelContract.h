@@ -30,22 +30,27 @@ extern const int32_t rslc_real_bytes;        ///< 4 (float) or 8 (double)
 extern const uint32_t rslc_contract_version; ///< contract::version
 extern const uint32_t rslc_num_edge_kernels;   ///< distinct edge signatures
 extern const uint32_t rslc_num_vertex_kernels; ///< distinct vertex signatures
-/// The CPU the kernels were compiled for and every feature they may use
-/// (LLVM's names, comma-separated): checked against the machine at
-/// rslc_create (runtime/CpuFeatures.cpp).
-extern const char rslc_target_cpu[];
-extern const char rslc_target_features[];
-/// EdgeSlot::Count entries per edge signature (KernelSignatures numbering);
-/// the weight gradient is null for maps without weights.
-extern void *const rslc_edge_kernels[];
-/// VertexSlot::Count entries per vertex signature.
-extern void *const rslc_vertex_kernels[];
+/// One build of every kernel for a CPU: its name, the features its code
+/// may use (LLVM's names, comma-separated: checked against the machine at
+/// rslc_create, runtime/CpuFeatures.cpp), and its tables: EdgeSlot::Count
+/// entries per edge signature (KernelSignatures numbering; the weight
+/// gradient is null for maps without weights), VertexSlot::Count per vertex
+/// signature.
+struct rslc_kernel_variant {
+  const char *cpu;
+  const char *features;
+  void *const *edge_kernels;
+  void *const *vertex_kernels;
+};
+/// Best first: the runtime runs the first the machine can.
+extern const struct rslc_kernel_variant rslc_kernel_variants[];
+extern const uint32_t rslc_num_kernel_variants;
 }
 
 namespace rslc::contract {
 
 /// Bumped whenever anything in this file changes meaning.
-constexpr uint32_t version = 5;
+constexpr uint32_t version = 6;
 
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their
@@ -114,7 +119,7 @@ constexpr KernelArg aggBackwardArgs[] = {
 template <size_t N> constexpr KernelDecl decl(const char *prefix, const KernelArg (&args)[N]) {
   return {prefix, args, N};
 }
-/// By slot: rslc_edge_kernels[k * NumEdgeSlots + slot] is edgeKernels[slot]
+/// By slot: edge_kernels[k * NumEdgeSlots + slot] of a variant is edgeKernels[slot]
 /// for edge signature k.
 constexpr KernelDecl edgeKernels[NumEdgeSlots] = {decl("rslc_fwd_", forwardArgs),
                                                   decl("rslc_wgrad_", weightGradArgs),

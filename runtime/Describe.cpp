@@ -47,7 +47,12 @@ std::string describe(const ModelBase &model) {
                        {"offset", t.offset},
                        {"size", t.size},
                        {"vertex", t.ofVertex ? json(p.vertices[t.owner].name) : json(nullptr)}});
+  json variants = json::array();
+  for (uint32_t v = 0; v < rslc_num_kernel_variants; ++v)
+    variants.push_back(rslc_kernel_variants[v].cpu);
   json out = {{"module", p.module},
+              {"kernels", runnableVariant() ? json(runnableVariant()->cpu) : json(nullptr)},
+              {"kernel_variants", variants},
               {"lift", p.lift},
               {"seed", p.seed},
               {"readout", keyword(p.readout)},

@@ -340,12 +340,13 @@ private:
 
   /// Each edge's and vertex's kernels, by signature (KernelContract.h).
   void findKernels() {
+    const rslc_kernel_variant &variant = *runnableVariant();
     KernelSignatures sigs = kernelSignatures(g.plan);
     if (rslc_num_edge_kernels != sigs.edges.size() ||
         rslc_num_vertex_kernels != sigs.vertices.size())
       throw Error{RSLC_ERROR_INTERNAL, "the library's kernel tables do not match its plan"};
     for (uint32_t k : sigs.edgeKernel) {
-      void *const *slots = &rslc_edge_kernels[size_t(k) * contract::NumEdgeSlots];
+      void *const *slots = &variant.edge_kernels[size_t(k) * contract::NumEdgeSlots];
       edgeKernels.push_back({reinterpret_cast<typename K::Forward>(slots[contract::Forward]),
                              reinterpret_cast<typename K::WeightGrad>(slots[contract::WeightGrad]),
                              reinterpret_cast<typename K::DataGrad>(slots[contract::DataGrad])});
@@ -355,7 +356,7 @@ private:
       uint32_t k = sigs.vertexKernel[v];
       if (k == noKernel)
         continue;
-      void *const *slots = &rslc_vertex_kernels[size_t(k) * contract::NumVertexSlots];
+      void *const *slots = &variant.vertex_kernels[size_t(k) * contract::NumVertexSlots];
       vertexKernels[v] = {
           reinterpret_cast<typename K::ActForward>(slots[contract::ActForward]),
           reinterpret_cast<typename K::ActBackward>(slots[contract::ActBackward]),
@@ -688,6 +689,16 @@ private:
 
 } // namespace
 
+const rslc_kernel_variant *runnableVariant() {
+  static const rslc_kernel_variant *chosen = [] {
+    for (uint32_t v = 0; v < rslc_num_kernel_variants; ++v)
+      if (missingCpuFeatures(rslc_kernel_variants[v].features).empty())
+        return &rslc_kernel_variants[v];
+    return static_cast<const rslc_kernel_variant *>(nullptr);
+  }();
+  return chosen;
+}
+
 std::unique_ptr<ModelBase> ModelBase::create(uint64_t seed) {
   if (rslc_contract_version != contract::version)
     throw Error{RSLC_ERROR_INTERNAL,
@@ -696,14 +707,15 @@ std::unique_ptr<ModelBase> ModelBase::create(uint64_t seed) {
                     std::to_string(contract::version) + ": rebuild it with a matching rslc"};
   // Before any kernel runs: an instruction the CPU lacks would end the
   // process (a library built elsewhere, or with --target-features).
-  if (std::vector<std::string> missing = missingCpuFeatures(rslc_target_features);
-      !missing.empty()) {
+  if (!runnableVariant()) {
+    const rslc_kernel_variant &last = rslc_kernel_variants[rslc_num_kernel_variants - 1];
     std::string names;
-    for (const std::string &f : missing)
+    for (const std::string &f : missingCpuFeatures(last.features))
       names += (names.empty() ? "" : ", ") + f;
     throw Error{RSLC_ERROR_UNSUPPORTED,
-                "this library's kernels were compiled for CPU '" + std::string(rslc_target_cpu) +
-                    "' and need CPU features this machine lacks: " + names +
+                "this library's kernels were compiled for CPU '" + std::string(last.cpu) + "'" +
+                    (rslc_num_kernel_variants > 1 ? " at the least" : "") +
+                    " and need CPU features this machine lacks: " + names +
                     "; rebuild it on this machine, or with rslc --target-cpu=x86-64-v2 (or v3) "
                     "for a library that runs on most x86-64 machines"};
   }

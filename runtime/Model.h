@@ -2,6 +2,7 @@
 #ifndef RSLC_RUNTIME_MODEL_H
 #define RSLC_RUNTIME_MODEL_H
 
+#include "core/KernelContract.h"
 #include "core/Kinds.h"
 #include "core/LiftedGraph.h"
 #include "rslc.h"
@@ -78,6 +79,10 @@ public:
 protected:
   lift::LiftedGraph g;
 };
+
+/// The best kernel variant of this library the machine can run (the
+/// first, core/KernelContract.h), or null if none.
+const struct ::rslc_kernel_variant *runnableVariant();
 
 } // namespace rslc::rt
 

@@ -38,7 +38,7 @@ llvm::Error linkShared(const std::string &object, const std::string &runtimeDir,
 /// of the same module and lift built into different libraries).
 std::string emitHeader(const lift::LiftPlan &plan, uint64_t numParams, Precision precision,
                        const std::string &source, const std::string &library,
-                       const KernelTarget &target);
+                       llvm::ArrayRef<KernelTarget> variants);
 
 } // namespace rslc::codegen
 

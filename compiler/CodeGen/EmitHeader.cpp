@@ -13,7 +13,7 @@ const char abiHeader[] =
 
 std::string emitHeader(const lift::LiftPlan &plan, uint64_t numParams, Precision precision,
                        const std::string &source, const std::string &library,
-                       const KernelTarget &target) {
+                       llvm::ArrayRef<KernelTarget> variants) {
   int64_t in = 0, out = 0;
   for (const lift::PlanVertex &v : plan.vertices) {
     if (v.role == Role::Input)
@@ -32,9 +32,13 @@ std::string emitHeader(const lift::LiftPlan &plan, uint64_t numParams, Precision
   h += "#define RSLC_MODEL_OUTPUT_SIZE " + std::to_string(out) + "\n";
   h += "#define RSLC_MODEL_NUM_PARAMS " + std::to_string(numParams) + "\n";
   h += "#define RSLC_MODEL_SEED " + std::to_string(plan.seed) + "ull\n";
-  // rslc_create refuses the library on a CPU without these features.
-  h += "#define RSLC_MODEL_TARGET_CPU \"" + target.cpu + "\"\n";
-  h += "#define RSLC_MODEL_TARGET_FEATURES \"" + target.features + "\"\n";
+  // The kernel variants, best first; rslc_create refuses the library on a
+  // CPU without the last one's features.
+  std::string cpus;
+  for (const KernelTarget &t : variants)
+    cpus += (cpus.empty() ? "" : " ") + t.cpu;
+  h += "#define RSLC_MODEL_TARGET_CPUS \"" + cpus + "\"\n";
+  h += "#define RSLC_MODEL_TARGET_FEATURES \"" + variants.back().features + "\"\n";
   if (precision == Precision::F64)
     h += "#define RSLC_REAL_DEFINED\ntypedef double rslc_real;\n";
   h += "\n";

@@ -20,9 +20,9 @@ using namespace rslc::lift;
 namespace rslc::codegen {
 
 KernelBuilder::KernelBuilder(const LiftPlan &plan, Precision precision, const KernelTarget &target,
-                             LLVMContext &ctx)
-    : plan(plan), target(target), ctx(ctx), b(ctx),
-      module(std::make_unique<Module>(plan.module, ctx)) {
+                             unsigned variant, Module &module)
+    : plan(plan), target(target), variant(variant), module(&module), ctx(module.getContext()),
+      b(ctx) {
   T = precision == Precision::F64 ? b.getDoubleTy() : b.getFloatTy();
   lanes = target.vectorBits / T->getPrimitiveSizeInBits();
   tiles = {{8 * lanes, FixedVectorType::get(T, 8 * lanes)},
@@ -38,7 +38,7 @@ KernelBuilder::KernelBuilder(const LiftPlan &plan, Precision precision, const Ke
   reduceFlags.setAllowContract();
 }
 
-std::unique_ptr<Module> KernelBuilder::run() {
+std::pair<Constant *, Constant *> KernelBuilder::run() {
   KernelSignatures sigs = kernelSignatures(plan);
   std::vector<Constant *> edgeTable, vertexTable;
   Constant *none = ConstantPointerNull::get(ptr);
@@ -60,29 +60,22 @@ std::unique_ptr<Module> KernelBuilder::run() {
     slots[contract::AggBackward] = joint ? attentionBackward(sig, k) : none;
     vertexTable.insert(vertexTable.end(), std::begin(slots), std::end(slots));
   }
-  table("rslc_edge_kernels", edgeTable);
-  table("rslc_vertex_kernels", vertexTable);
-  std::string text = serializePlan(plan);
-  global("rslc_plan_text", ConstantDataArray::getString(ctx, text, /*AddNull=*/true));
-  global("rslc_plan_size", ConstantInt::get(i64, text.size()));
-  global("rslc_real_bytes", ConstantInt::get(i32, T->isDoubleTy() ? 8 : 4));
-  global("rslc_contract_version", ConstantInt::get(i32, contract::version));
-  global("rslc_num_edge_kernels", ConstantInt::get(i32, sigs.edges.size()));
-  global("rslc_num_vertex_kernels", ConstantInt::get(i32, sigs.vertices.size()));
-  global("rslc_target_cpu", ConstantDataArray::getString(ctx, target.cpu, /*AddNull=*/true));
-  global("rslc_target_features",
-         ConstantDataArray::getString(ctx, target.features, /*AddNull=*/true));
-  return std::move(module);
+  std::string suffix = variant ? "_v" + std::to_string(variant) : "";
+  return {table("rslc_edge_kernels" + suffix, edgeTable),
+          table("rslc_vertex_kernels" + suffix, vertexTable)};
 }
 
-void KernelBuilder::global(StringRef name, Constant *init) {
-  auto *g = new GlobalVariable(*module, init->getType(), /*isConstant=*/true,
+namespace {
+GlobalVariable *defineGlobal(Module &m, StringRef name, Constant *init) {
+  auto *g = new GlobalVariable(m, init->getType(), /*isConstant=*/true,
                                GlobalValue::ExternalLinkage, init, name);
   g->setVisibility(GlobalValue::HiddenVisibility);
+  return g;
 }
+} // namespace
 
-void KernelBuilder::table(StringRef name, ArrayRef<Constant *> entries) {
-  global(name, ConstantArray::get(ArrayType::get(ptr, entries.size()), entries));
+Constant *KernelBuilder::table(StringRef name, ArrayRef<Constant *> entries) {
+  return defineGlobal(*module, name, ConstantArray::get(ArrayType::get(ptr, entries.size()), entries));
 }
 
 Function *KernelBuilder::kernel(const contract::KernelDecl &decl, size_t k) {
@@ -90,9 +83,16 @@ Function *KernelBuilder::kernel(const contract::KernelDecl &decl, size_t k) {
   for (size_t a = 0; a < decl.numArgs; ++a)
     types.push_back(decl.args[a].type == contract::ArgType::Int ? static_cast<Type *>(i64) : ptr);
   auto *f = Function::Create(FunctionType::get(b.getVoidTy(), types, false),
-                             GlobalValue::ExternalLinkage, decl.symbolPrefix + Twine(k), *module);
+                             GlobalValue::ExternalLinkage,
+                             decl.symbolPrefix + Twine(k) +
+                                 (variant ? "_v" + Twine(variant) : Twine()),
+                             *module);
   f->setVisibility(GlobalValue::HiddenVisibility);
   f->addFnAttr(Attribute::NoUnwind);
+  // Always both: a function without them would take the target machine's,
+  // which are the first variant's.
+  f->addFnAttr("target-cpu", target.cpu);
+  f->addFnAttr("target-features", target.featureString);
   for (unsigned a = 0; a < decl.numArgs; ++a) {
     Argument *argument = f->getArg(a);
     argument->setName(decl.args[a].name);
@@ -261,9 +261,34 @@ Value *KernelBuilder::sumOverBatch(Value *B, function_ref<Value *(Value *)> term
   });
 }
 
-std::unique_ptr<Module> emitKernels(const LiftPlan &plan, Precision precision, const KernelTarget &target,
-                                    LLVMContext &ctx) {
-  return KernelBuilder(plan, precision, target, ctx).run();
+std::unique_ptr<Module> emitKernels(const LiftPlan &plan, Precision precision,
+                                    ArrayRef<KernelTarget> variants, LLVMContext &ctx) {
+  auto module = std::make_unique<Module>(plan.module, ctx);
+  Type *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx);
+  PointerType *ptr = PointerType::getUnqual(ctx);
+  StructType *variantType = StructType::get(ctx, {ptr, ptr, ptr, ptr});
+  std::vector<Constant *> entries;
+  for (unsigned v = 0; v < variants.size(); ++v) {
+    auto [edges, vertices] = KernelBuilder(plan, precision, variants[v], v, *module).run();
+    std::string suffix = v ? "_v" + std::to_string(v) : "";
+    Constant *cpu = defineGlobal(*module, "rslc_target_cpu" + suffix,
+                                 ConstantDataArray::getString(ctx, variants[v].cpu, true));
+    Constant *features = defineGlobal(*module, "rslc_target_features" + suffix,
+                                      ConstantDataArray::getString(ctx, variants[v].features, true));
+    entries.push_back(ConstantStruct::get(variantType, {cpu, features, edges, vertices}));
+  }
+  defineGlobal(*module, "rslc_kernel_variants",
+               ConstantArray::get(ArrayType::get(variantType, entries.size()), entries));
+  defineGlobal(*module, "rslc_num_kernel_variants", ConstantInt::get(i32, variants.size()));
+  KernelSignatures sigs = kernelSignatures(plan);
+  std::string text = serializePlan(plan);
+  defineGlobal(*module, "rslc_plan_text", ConstantDataArray::getString(ctx, text, true));
+  defineGlobal(*module, "rslc_plan_size", ConstantInt::get(i64, text.size()));
+  defineGlobal(*module, "rslc_real_bytes", ConstantInt::get(i32, precision == Precision::F64 ? 8 : 4));
+  defineGlobal(*module, "rslc_contract_version", ConstantInt::get(i32, contract::version));
+  defineGlobal(*module, "rslc_num_edge_kernels", ConstantInt::get(i32, sigs.edges.size()));
+  defineGlobal(*module, "rslc_num_vertex_kernels", ConstantInt::get(i32, sigs.vertices.size()));
+  return module;
 }
 
 } // namespace rslc::codegen

@@ -15,6 +15,7 @@
 
 #include "core/LiftPlan.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 
@@ -25,18 +26,22 @@ namespace rslc::codegen {
 
 enum class Precision { F32, F64 };
 
-/// What the kernels are compiled for: register tiles are sized for vector
-/// registers of `vectorBits`; the CPU and its enabled features are
-/// embedded for the runtime's check (Backend.h: describeTarget).
+/// What one variant of the kernels is compiled for (Backend.h:
+/// describeTarget): register tiles are sized for vector registers of
+/// `vectorBits`; `cpu` and `featureString` (LLVM's "+a,-b" form) become the
+/// kernels' function attributes; `features` (every enabled feature's name)
+/// is embedded for the runtime's check.
 struct KernelTarget {
   unsigned vectorBits = 128;
-  std::string cpu, features;
+  std::string cpu, features, featureString;
 };
 
-/// The module with every kernel, the embedded plan and target, and the
-/// kernel tables.
+/// The module with every kernel of each variant (best first: the runtime
+/// runs the first the machine can), the embedded plan and the tables
+/// (core/KernelContract.h).
 std::unique_ptr<llvm::Module> emitKernels(const lift::LiftPlan &plan, Precision precision,
-                                          const KernelTarget &target, llvm::LLVMContext &ctx);
+                                          llvm::ArrayRef<KernelTarget> variants,
+                                          llvm::LLVMContext &ctx);
 
 } // namespace rslc::codegen
 

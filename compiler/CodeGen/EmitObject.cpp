@@ -46,6 +46,7 @@ KernelTarget describeTarget(const TargetMachine &tm) {
   KernelTarget t;
   t.vectorBits = sti.checkFeatures("+avx512f") ? 512 : sti.checkFeatures("+avx") ? 256 : 128;
   t.cpu = sti.getCPU().str();
+  t.featureString = sti.getFeatureString().str();
   for (const SubtargetFeatureKV &kv : sti.getAllProcessorFeatures())
     if (sti.getFeatureBits()[kv.Value])
       t.features += (t.features.empty() ? "" : ",") + std::string(kv.Key);

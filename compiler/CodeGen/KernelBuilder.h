@@ -30,11 +30,13 @@ namespace rslc::codegen {
 
 class KernelBuilder {
 public:
+  /// Emits into `module` the kernels of variant `variant` (0: the best),
+  /// compiled for `target` (function attributes target-cpu and -features).
   KernelBuilder(const lift::LiftPlan &plan, Precision precision, const KernelTarget &target,
-                llvm::LLVMContext &ctx);
+                unsigned variant, llvm::Module &module);
 
-  /// The module with every kernel, table and global of the contract.
-  std::unique_ptr<llvm::Module> run();
+  /// Every kernel, and the variant's edge and vertex tables.
+  std::pair<llvm::Constant *, llvm::Constant *> run();
 
   // Everything below is for the emitters of EdgeKernels.cpp and
   // VertexKernels.cpp, which build their kernels with it.
@@ -118,9 +120,10 @@ public:
 
   const lift::LiftPlan &plan;
   const KernelTarget &target;
+  const unsigned variant;
+  llvm::Module *module;
   llvm::LLVMContext &ctx;
   llvm::IRBuilder<> b;
-  std::unique_ptr<llvm::Module> module;
   Type *T, *i64, *i32;
   llvm::PointerType *ptr;
   /// Batch tiles, widest first: columns and their type.
@@ -130,8 +133,7 @@ public:
   llvm::FastMathFlags reduceFlags;
 
 private:
-  void global(llvm::StringRef name, llvm::Constant *init);
-  void table(llvm::StringRef name, llvm::ArrayRef<llvm::Constant *> entries);
+  llvm::Constant *table(llvm::StringRef name, llvm::ArrayRef<llvm::Constant *> entries);
 };
 
 } // namespace rslc::codegen

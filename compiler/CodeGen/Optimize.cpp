@@ -8,9 +8,11 @@ using namespace llvm;
 namespace rslc::codegen {
 
 void optimize(Module &module, TargetMachine &tm, unsigned optLevel) {
-  // Functions carry the target so the vectoriser sees the real vector width.
+  // Functions carry their target (the vectoriser sees its real vector
+  // width): the kernels their variant's (EmitKernels.cpp), anything else
+  // the target machine's.
   for (Function &f : module)
-    if (!f.isDeclaration()) {
+    if (!f.isDeclaration() && !f.hasFnAttribute("target-cpu")) {
       f.addFnAttr("target-cpu", tm.getTargetCPU());
       f.addFnAttr("target-features", tm.getTargetFeatureString());
     }

@@ -94,10 +94,13 @@ cl::opt<double> memoryLimitGiB("memory-limit",
 
 cl::opt<unsigned> optLevel("O", cl::Prefix, cl::desc("Optimisation level 0-3 (default 3)"),
                            cl::init(3), cl::cat(rslcCategory));
-cl::opt<std::string> targetCpu("target-cpu", cl::desc("Target CPU (default: this machine's)"),
-                               cl::cat(rslcCategory));
+cl::opt<std::string> targetCpu(
+    "target-cpu",
+    cl::desc("Target CPUs, best first, one kernel variant each (default: this machine's, with "
+             "an x86-64-v2 variant the library falls back to on other machines)"),
+    cl::cat(rslcCategory));
 cl::opt<std::string> targetFeatures("target-features",
-                                    cl::desc("Target features, e.g. +avx2,-avx512f "
+                                    cl::desc("Target features of the first --target-cpu, e.g. +avx2,-avx512f "
                                              "(default: this machine's)"),
                                     cl::cat(rslcCategory));
 cl::opt<codegen::Precision> precision(
@@ -263,22 +266,46 @@ int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
     WithColor::error(errs(), "rslc") << "-O" << optLevel << ": the levels are -O0 to -O3\n";
     return ExitUsage;
   }
-  auto tm = codegen::createTargetMachine(targetCpu, targetFeatures, optLevel);
+  // --target-cpu may list several CPUs, best first: one kernel variant each
+  // (--target-features applies to the first).
+  SmallVector<StringRef> cpus;
+  StringRef(targetCpu).split(cpus, ',', -1, /*KeepEmpty=*/false);
+  auto tm = codegen::createTargetMachine(cpus.empty() ? "" : cpus[0].str(), targetFeatures,
+                                         optLevel);
   if (!tm) {
     failed(tm.takeError());
     return ExitUsage;
   }
-  const codegen::KernelTarget target = codegen::describeTarget(**tm);
+  // The kernels for this machine, and by default a portable variant too
+  // (x86-64-v2: SSE4.2, POPCNT) that the runtime falls back to elsewhere;
+  // an explicit --target-cpu or --target-features gives just that one.
+  std::vector<codegen::KernelTarget> variants = {codegen::describeTarget(**tm)};
+  for (size_t c = 1; c < cpus.size(); ++c) {
+    auto other = codegen::createTargetMachine(cpus[c].str(), "", optLevel);
+    if (!other) {
+      failed(other.takeError());
+      return ExitUsage;
+    }
+    variants.push_back(codegen::describeTarget(**other));
+  }
+  if (targetCpu.empty() && targetFeatures.empty() && (*tm)->getTargetTriple().isX86()) {
+    auto portable = codegen::createTargetMachine("x86-64-v2", "", optLevel);
+    if (!portable)
+      consumeError(portable.takeError());
+    else if (codegen::KernelTarget p = codegen::describeTarget(**portable);
+             p.features != variants[0].features)
+      variants.push_back(p);
+  }
   std::string base = outputName.empty() ? sys::path::stem(inputFile).str() : outputName;
   StringRef library = sys::path::filename(base);
   if (!library.consume_back(".so"))
     library.consume_back(".h");
   std::string header = codegen::emitHeader(plan, lift::countParameters(plan), precision,
-                                           inputFile, library.str(), target);
+                                           inputFile, library.str(), variants);
   if (emit == Emit::Header)
     return writeOutput([&](raw_ostream &os) { os << header; });
   LLVMContext ctx;
-  std::unique_ptr<Module> module = codegen::emitKernels(plan, precision, target, ctx);
+  std::unique_ptr<Module> module = codegen::emitKernels(plan, precision, variants, ctx);
   module->setDataLayout((*tm)->createDataLayout());
   module->setTargetTriple((*tm)->getTargetTriple().str());
   if (verifyModule(*module, &errs()))

@@ -221,10 +221,12 @@ nlohmann::ordered_json provenanceOf(const rslc_api &api, rslc_model *m, const st
   char started[32];
   std::time_t now = std::time(nullptr);
   std::strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  nlohmann::json described = nlohmann::json::parse(api.describe(m), nullptr, false);
   return {{"rslc_train", RSLC_VERSION},
           {"abi", api.abi_version()},
           {"model", model},
           {"blueprint", api.blueprint_name()},
+          {"kernels", described.is_object() ? described.value("kernels", "") : ""},
           {"seed", api.seed(m)},
           {"parameters", api.num_params(m)},
           {"command", command},
