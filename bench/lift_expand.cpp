@@ -49,9 +49,10 @@ LiftPlan plan(int64_t n, int64_t k, LiftKind kind) {
                 {"a", Role::Hidden, n, 1, Activation::Relu, true, Aggregation::Sum},
                 {"b", Role::Hidden, n, 1, Activation::Relu, true, Aggregation::Sum},
                 {"y", Role::Output, 1, 1, Activation::Identity, true, Aggregation::Sum}};
-  PlanEdge mid{1, 2, MapKind::Linear, {}, {kind, k, double(k) / double(n)}, 1};
-  p.edges = {{0, 1, MapKind::Linear, {}, {LiftKind::Full}, 0}, mid,
-             {2, 3, MapKind::Linear, {}, {LiftKind::Full}, 2}};
+  LiftSetting full, sparse;
+  sparse.kind = kind, sparse.degree = k, sparse.prob = double(k) / double(n);
+  p.edges = {{0, 1, MapKind::Linear, {}, full, 0}, {1, 2, MapKind::Linear, {}, sparse, 1},
+             {2, 3, MapKind::Linear, {}, full, 2}};
   p.groupNames = {"x->a", "a->b", "b->y"};
   return p;
 }

@@ -189,6 +189,57 @@ class Prob final : public LiftKindRules {
   std::string paramText(const LiftSetting &s) const override { return shortestReal(s.prob); }
 };
 
+/// The lifted edges a file lists (read by the compiler's front end,
+/// compiler/Sema/ReadEdgeList.cpp), kept in the plan: rows of their own
+/// lengths, as a probability lift's.
+class Explicit final : public LiftKindRules {
+  std::string check(int64_t nu, int64_t nv, const LiftSetting &s, const std::string &edge,
+                    const std::string &source) const override {
+    const std::string from = "the explicit lift of " + edge + " (" + s.file + ")";
+    if (!s.edges)
+      return from + " has no edges";
+    if ((s.declaredSources >= 0 && s.declaredSources != nu) ||
+        (s.declaredTargets >= 0 && s.declaredTargets != nv))
+      return from + " is a " + std::to_string(s.declaredTargets) + " x " +
+             std::to_string(s.declaredSources) + " matrix; the fibers need " + std::to_string(nv) +
+             " x " + std::to_string(nu) + " (target copies x source copies)";
+    const auto &list = *s.edges;
+    for (size_t k = 0; k < list.size(); ++k) {
+      auto [i, j] = list[k];
+      if (int64_t(i) >= nu || int64_t(j) >= nv)
+        return from + ": lifted edge " + std::to_string(i) + " -> " + std::to_string(j) +
+               " is outside the fibers (" + copies(nu) + " of " + source + ", " + copies(nv) +
+               " of the target)";
+      if (k > 0 && list[k - 1] == list[k])
+        return from + " lists lifted edge " + std::to_string(i) + " -> " + std::to_string(j) +
+               " twice";
+    }
+    return "";
+  }
+  double expectedEdges(double, double, const LiftSetting &s) const override {
+    return s.edges ? double(s.edges->size()) : 0;
+  }
+  RowLayout layout(int64_t, int64_t, const LiftSetting &) const override { return {true, 0, 0}; }
+  uint64_t countEdges(int64_t, int64_t, const LiftSetting &s, uint64_t, uint64_t) const override {
+    return s.edges ? s.edges->size() : 0;
+  }
+  void sample(const LiftSetting &s, uint64_t, uint64_t, LiftedEdge &le) const override {
+    const auto &list = *s.edges; // sorted by target copy, then source copy
+    le.rowPtr.assign(le.nv + 1, 0);
+    for (auto [i, j] : list)
+      ++le.rowPtr[j + 1];
+    for (int64_t j = 0; j < le.nv; ++j)
+      le.rowPtr[j + 1] += le.rowPtr[j];
+    le.count = list.size();
+    le.col.resize(le.count);
+    for (size_t q = 0; q < list.size(); ++q)
+      le.col[q] = list[q].first;
+  }
+  /// The file as written (Sema refuses names with quotes, backslashes or
+  /// line breaks, so no escapes are needed).
+  std::string paramText(const LiftSetting &s) const override { return "\"" + s.file + "\""; }
+};
+
 } // namespace
 
 const LiftKindRules &liftKindRules(LiftKind kind) {
@@ -196,11 +247,13 @@ const LiftKindRules &liftKindRules(LiftKind kind) {
   static const Degree degree;
   static const Prob prob;
   static const Diagonal diagonal;
+  static const Explicit explicitList;
   switch (kind) {
   case LiftKind::Full: return full;
   case LiftKind::Degree: return degree;
   case LiftKind::Prob: return prob;
   case LiftKind::Diagonal: return diagonal;
+  case LiftKind::Explicit: return explicitList;
   }
   return full; // unreachable: kinds are checked where they are read
 }

@@ -12,6 +12,7 @@
 #include "Kinds.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,13 @@ struct LiftSetting {
   LiftKind kind = LiftKind::Full;
   int64_t degree = 0; ///< LiftKind::Degree: sources per target copy
   double prob = 0;    ///< LiftKind::Prob: probability per pair
+  /// LiftKind::Explicit: the file the blueprint names, its lifted edges
+  /// (source copy, target copy) sorted by target then source (shared: a
+  /// setting is copied), and the fibers it declares (-1: none; a Matrix
+  /// Market file declares target x source copies).
+  std::string file;
+  std::shared_ptr<const std::vector<std::pair<uint32_t, uint32_t>>> edges;
+  int64_t declaredSources = -1, declaredTargets = -1;
 };
 
 struct PlanVertex {

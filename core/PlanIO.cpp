@@ -34,6 +34,12 @@ std::string serializePlan(const LiftPlan &p) {
     if (e.params != MapParams{})
       os << " window " << e.params.kernel << " " << e.params.stride << " " << e.params.padding
          << " " << e.params.dilation;
+    if (e.lift.kind == LiftKind::Explicit && e.lift.edges) { // the file's name, then its edges
+      os << " explicit " << e.lift.file.size() << " " << e.lift.file << " "
+         << e.lift.declaredSources << " " << e.lift.declaredTargets << " " << e.lift.edges->size();
+      for (auto [i, j] : *e.lift.edges)
+        os << " " << i << " " << j;
+    }
     os << "\n";
   }
   os << p.groupNames.size() << "\n";
@@ -106,9 +112,28 @@ bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
     std::istringstream fs(fields);
     if (!(fs >> e.src >> e.dst >> map >> kind >> e.lift.degree >> e.lift.prob >> e.group))
       return bad("edge");
-    if (fs >> tag && (tag != "window" || !(fs >> e.params.kernel >> e.params.stride >>
-                                            e.params.padding >> e.params.dilation)))
-      return bad("edge window");
+    while (fs >> tag) {
+      if (tag == "window") {
+        if (!(fs >> e.params.kernel >> e.params.stride >> e.params.padding >> e.params.dilation))
+          return bad("edge window");
+      } else if (tag == "explicit") {
+        size_t length, count;
+        if (!(fs >> length) || length > fields.size() || fs.get() != ' ')
+          return bad("explicit lift");
+        e.lift.file.resize(length);
+        if (!fs.read(e.lift.file.data(), std::streamsize(length)) ||
+            !(fs >> e.lift.declaredSources >> e.lift.declaredTargets >> count) ||
+            count > fields.size())
+          return bad("explicit lift");
+        auto list = std::make_shared<std::vector<std::pair<uint32_t, uint32_t>>>(count);
+        for (auto &[i, j] : *list)
+          if (!(fs >> i >> j))
+            return bad("explicit lift");
+        e.lift.edges = std::move(list);
+      } else {
+        return bad("edge field");
+      }
+    }
     if (!isValidKind<MapKind>(map) || !isValidKind<LiftKind>(kind))
       return bad("edge kind out of range");
     e.map = MapKind(map), e.lift.kind = LiftKind(kind);

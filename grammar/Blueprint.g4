@@ -60,7 +60,7 @@ part        : ID ('[' index (',' index)* ']')? ;
 index       : expr ('..' expr)? ;
 
 call        : ID ('(' (arg (',' arg)*)? ')')? ;
-arg         : (ID '=')? expr ;
+arg         : (ID '=')? (expr | STRING) ;
 
 expr        : '(' expr ')'                                  # parenExpr
             | ID '(' (expr (',' expr)*)? ')'                # funcExpr

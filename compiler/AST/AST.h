@@ -103,7 +103,8 @@ using RefList = std::vector<Ref>;
 struct Arg {
   llvm::SMLoc loc;
   std::string name; ///< empty for a positional argument
-  ExprPtr value;
+  ExprPtr value;    ///< null for a string argument
+  std::string text; ///< a string argument, without its quotes (`explicit(file = "m.npy")`)
 };
 struct Call {
   llvm::SMLoc loc;

@@ -88,8 +88,10 @@ private:
   void call(const Call &c, unsigned depth) {
     line(depth, c.loc, "Call") << " '" << c.name << "'\n";
     for (const Arg &a : c.args) {
-      line(depth + 1, a.loc, "Arg") << (a.name.empty() ? "" : " '" + a.name + "'") << "\n";
-      expr(*a.value, depth + 2);
+      line(depth + 1, a.loc, "Arg") << (a.name.empty() ? "" : " '" + a.name + "'")
+                                    << (a.value ? "" : " \"" + a.text + "\"") << "\n";
+      if (a.value)
+        expr(*a.value, depth + 2);
     }
   }
 

@@ -287,7 +287,12 @@ public:
       arg.loc = loc(a);
       if (a->ID())
         arg.name = a->ID()->getText();
-      arg.value = expr(a->expr());
+      if (a->STRING()) {
+        std::string quoted = a->STRING()->getText();
+        arg.text = quoted.substr(1, quoted.size() - 2);
+      } else {
+        arg.value = expr(a->expr());
+      }
       c.args.push_back(std::move(arg));
     }
     return c;

@@ -330,6 +330,11 @@ std::optional<StringMap<Number>> Evaluator::namedArgs(const Call &c, const Scope
       ok = false;
       continue;
     }
+    if (!a.value) {
+      diags.error(a.loc, "argument '" + a.name + "' of " + c.name + " is a number, not a string");
+      ok = false;
+      continue;
+    }
     auto v = eval(*a.value, scope);
     if (!v) {
       ok = false;

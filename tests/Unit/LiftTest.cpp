@@ -24,9 +24,10 @@ LiftPlan chain(int64_t na, int64_t nb, LiftKind kind, int64_t degree = 0, double
                 {"a", Role::Hidden, na, 1, Activation::Relu, true, Aggregation::Sum},
                 {"b", Role::Hidden, nb, 1, Activation::Relu, true, Aggregation::Sum},
                 {"y", Role::Output, 1, 1, Activation::Identity, true, Aggregation::Sum}};
-  p.edges = {{0, 1, MapKind::Linear, {}, {LiftKind::Full, 0, 0}, 0},
-             {1, 2, MapKind::Linear, {}, {kind, degree, prob}, 1},
-             {2, 3, MapKind::Linear, {}, {LiftKind::Full, 0, 0}, 2}};
+  LiftSetting full, middle;
+  middle.kind = kind, middle.degree = degree, middle.prob = prob;
+  p.edges = {{0, 1, MapKind::Linear, {}, full, 0}, {1, 2, MapKind::Linear, {}, middle, 1},
+             {2, 3, MapKind::Linear, {}, full, 2}};
   p.groupNames = {"x->a", "a->b", "b->y"};
   return p;
 }
@@ -102,7 +103,7 @@ TEST(LiftVerifier, RowPointers) {
 
 TEST(LiftVerifier, Cycle) {
   LiftPlan p = chain(4, 4, LiftKind::Full);
-  p.edges.push_back({2, 1, MapKind::Linear, {}, {LiftKind::Full, 0, 0}, 1});
+  p.edges.push_back({2, 1, MapKind::Linear, {}, LiftSetting{}, 1});
   LiftedGraph g = expand(p);
   EXPECT_NE(firstError(g).find("the base graph has a cycle"), std::string::npos) << firstError(g);
 }

@@ -2,6 +2,7 @@
 #include "Data.h"
 
 #include "core/Files.h"
+#include "core/Npy.h"
 
 #include <zlib.h>
 
@@ -52,22 +53,6 @@ const char *badValue(double v) {
   if (std::fabs(v) > FLT_MAX)
     return "is out of range (magnitude above 3.4e38, the float32 limit)";
   return nullptr;
-}
-
-/// A cell as shown in messages: control characters escaped, long cells cut.
-std::string shown(const std::string &cell) {
-  std::string out;
-  for (size_t i = 0; i < cell.size() && i < 40; ++i) {
-    unsigned char c = cell[i];
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += char(c);
-    }
-  }
-  return cell.size() > 40 ? out + "..." : out;
 }
 
 /// rows = shape[0], cols = the product of the others (1 for rank 0 or 1).
@@ -130,11 +115,11 @@ Matrix loadCSV(const std::string &bytes, const std::string &path) {
       double v;
       std::string at = path + ":" + std::to_string(lineNo) + ":" + std::to_string(column) + ": '";
       if (!parseNumber(c, v))
-        fail(at + shown(c) + "' is not a number");
+        fail(at + npy::printable(c) + "' is not a number");
       // "1e999" overflows to infinity: out of range, unlike "inf" itself.
       bool spelledInf = c.find_first_of("iI") != std::string::npos;
       if (const char *why = badValue(std::isinf(v) && !spelledInf ? FLT_MAX * 2.0 : v))
-        fail(at + shown(c) + "' " + why);
+        fail(at + npy::printable(c) + "' " + why);
       row.push_back(v);
       ++col;
       column += c.size() + 1;
@@ -153,89 +138,22 @@ Matrix loadCSV(const std::string &bytes, const std::string &path) {
 }
 
 Matrix loadNpy(const std::string &bytes, const std::string &name) {
-  const unsigned char *p = reinterpret_cast<const unsigned char *>(bytes.data());
-  if (bytes.size() < 10 || std::memcmp(p, "\x93NUMPY", 6) != 0)
-    fail(name + ": not a .npy file (bad magic)");
-  size_t headerLen, headerStart;
-  if (p[6] == 1) {
-    headerLen = readLE<uint16_t>(p + 8), headerStart = 10;
-  } else if (bytes.size() >= 12 && (p[6] == 2 || p[6] == 3)) {
-    headerLen = readLE<uint32_t>(p + 8), headerStart = 12;
-  } else {
-    fail(name + ": unsupported .npy version " + std::to_string(p[6]));
+  npy::Array a;
+  try {
+    a = npy::parse(bytes, name);
+  } catch (const npy::Error &e) {
+    fail(e.what());
   }
-  if (headerStart + headerLen > bytes.size())
-    fail(name + ": truncated .npy header");
-  std::string header = bytes.substr(headerStart, headerLen);
-  auto field = [&](const std::string &key) {
-    size_t k = header.find("'" + key + "'");
-    if (k == std::string::npos)
-      fail(name + ": .npy header lacks '" + key + "'");
-    return header.substr(header.find(':', k) + 1);
-  };
-  std::string descr = field("descr");
-  descr = descr.substr(descr.find('\'') + 1);
-  descr = descr.substr(0, descr.find('\''));
-  std::string fortran = field("fortran_order");
-  if (fortran.find("True") < fortran.find(','))
-    fail(name + ": Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
-  std::string shapeText = field("shape");
-  size_t open = shapeText.find('('), close = shapeText.find(')');
-  if (open == std::string::npos || close == std::string::npos || close < open)
-    fail(name + ": malformed shape in the .npy header");
-  shapeText = shapeText.substr(open + 1, close - open - 1);
-  std::vector<int64_t> shape;
-  std::stringstream ss(shapeText);
-  std::string dim;
-  while (std::getline(ss, dim, ',')) {
-    size_t b = dim.find_first_not_of(' '), e = dim.find_last_not_of(' ');
-    if (b == std::string::npos)
-      continue;
-    dim = dim.substr(b, e - b + 1);
-    errno = 0;
-    char *end = nullptr;
-    long long v = std::strtoll(dim.c_str(), &end, 10);
-    if (dim.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE || *end)
-      fail(name + ": bad dimension '" + shown(dim) + "' in the .npy shape");
-    shape.push_back(v);
-  }
-  // descr is <byte order><kind><bytes per value>, e.g. '<f4', '|u1'.
-  size_t size = 0;
-  char kind = descr.size() >= 2 ? descr[1] : '?';
-  std::string sizeText = descr.size() >= 3 ? descr.substr(2) : "";
-  if (!sizeText.empty() && sizeText.size() <= 2 &&
-      sizeText.find_first_not_of("0123456789") == std::string::npos)
-    size = std::stoul(sizeText);
-  if (!descr.empty() && descr[0] == '>' && size > 1)
-    fail(name + ": big-endian arrays are not supported");
-  bool known = (kind == 'f' && (size == 4 || size == 8)) ||
-               ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8));
-  if (!known)
-    fail(name + ": unsupported dtype '" + shown(descr) + "' (use float32/64 or integers)");
   Matrix m;
-  setShape(m, shape, name);
-  // setShape bounds the count by 2^56, so count * size cannot overflow.
-  size_t count = size_t(m.rows * m.cols), dataStart = headerStart + headerLen;
-  if (bytes.size() - dataStart < count * size)
-    fail(name + ": truncated: the header promises " + std::to_string(count) + " values (" +
-         std::to_string(count * size) + " bytes), the file holds " +
-         std::to_string(bytes.size() - dataStart) + " bytes");
-  m.values.resize(count);
-  const unsigned char *d = p + dataStart;
-  for (size_t k = 0; k < count; ++k, d += size) {
-    double v = kind == 'f' ? (size == 4 ? readLE<float>(d) : readLE<double>(d))
-               : kind == 'i' ? (size == 1 ? readLE<int8_t>(d) : size == 2 ? readLE<int16_t>(d)
-                                : size == 4 ? readLE<int32_t>(d) : double(readLE<int64_t>(d)))
-                             : (size == 1 ? readLE<uint8_t>(d) : size == 2 ? readLE<uint16_t>(d)
-                                : size == 4 ? readLE<uint32_t>(d) : double(readLE<uint64_t>(d)));
-    if (const char *why = badValue(v)) {
+  setShape(m, a.shape, name);
+  for (size_t k = 0; k < a.values.size(); ++k)
+    if (const char *why = badValue(a.values[k])) {
       char text[32];
-      std::snprintf(text, sizeof text, "%g", v);
-      fail(name + ": element [" + std::to_string(k / m.cols) + ", " + std::to_string(k % m.cols) +
-           "] = " + text + " " + why);
+      std::snprintf(text, sizeof text, "%g", a.values[k]);
+      fail(name + ": element [" + std::to_string(int64_t(k) / m.cols) + ", " +
+           std::to_string(int64_t(k) % m.cols) + "] = " + text + " " + why);
     }
-    m.values[k] = v;
-  }
+  m.values = std::move(a.values);
   return m;
 }
 
