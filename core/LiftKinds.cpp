@@ -220,6 +220,9 @@ class Explicit final : public LiftKindRules {
     return s.edges ? double(s.edges->size()) : 0;
   }
   RowLayout layout(int64_t, int64_t, const LiftSetting &) const override { return {true, 0, 0}; }
+  /// Any sources per target copy, as random kinds: from an unlifted input,
+  /// its components (a mask on a dense input layer).
+  bool drawsSources() const override { return true; }
   uint64_t countEdges(int64_t, int64_t, const LiftSetting &s, uint64_t, uint64_t) const override {
     return s.edges ? s.edges->size() : 0;
   }

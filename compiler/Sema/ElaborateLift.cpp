@@ -6,11 +6,14 @@
 // seed 0.
 //
 //===----------------------------------------------------------------------===//
+#include "Sema/ReadEdgeList.h"
 #include "Sema/Sema.h"
 
 #include "core/LiftKinds.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Path.h"
 
 #include <algorithm>
 
@@ -190,6 +193,8 @@ private:
   /// A lift kind with its argument: the kinds spelled `c.name` are told
   /// apart by the name of the one argument given (Kinds.def).
   std::optional<EdgeLift> liftKind(const Call &c, const Scope &scope) {
+    if (c.name == keyword(LiftKind::Explicit))
+      return explicitLift(c);
     std::vector<StringRef> params;
     for (const KindRow &r : kindRows<LiftKind>())
       if (r.keyword == c.name && !r.param.empty())
@@ -227,6 +232,31 @@ private:
         diags.error(c.loc, why);
         return std::nullopt;
       }
+    }
+    return k;
+  }
+
+  /// `explicit(file = "edges.npy")`: the edges the file lists (a path
+  /// relative to the blueprint's folder).
+  std::optional<EdgeLift> explicitLift(const Call &c) {
+    if (c.args.size() != 1 || c.args[0].name != "file" || c.args[0].value) {
+      diags.error(c.loc, "explicit needs its file: explicit(file = \"edges.npy\")");
+      return std::nullopt;
+    }
+    EdgeLift k;
+    k.loc = c.loc;
+    k.setting.kind = LiftKind::Explicit;
+    k.setting.file = c.args[0].text;
+    SmallString<256> path(k.setting.file);
+    if (!sys::path::is_absolute(path)) {
+      SourceMgr &sm = diags.sourceMgr();
+      StringRef blueprint = sm.getMemoryBuffer(sm.FindBufferContainingLoc(c.loc))->getBufferIdentifier();
+      path = sys::path::parent_path(blueprint);
+      sys::path::append(path, k.setting.file);
+    }
+    if (std::string why = readEdgeList(std::string(path), k.setting); !why.empty()) {
+      diags.error(c.args[0].loc, why);
+      return std::nullopt;
     }
     return k;
   }

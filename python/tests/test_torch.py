@@ -82,3 +82,23 @@ def test_two_calls_before_backward(build):
     a2, b2 = a.detach().clone().requires_grad_(True), b.detach().clone().requires_grad_(True)
     (exported(a2).sum() + 2 * exported(b2).sum()).backward()
     assert torch.allclose(a.grad, a2.grad) and torch.allclose(b.grad, b2.grad)
+
+
+def test_explicit_lift_from_a_pruning_mask(tmp_path):
+    """A mask from elsewhere (here numpy) compiles as an explicit lift; the
+    library's lifted edges are the mask's, and it agrees with its export."""
+    rng = np.random.default_rng(4)
+    mask = rng.random((6, 5)) < 0.4  # target copies x source copies
+    mask[:, 0] = True  # every target copy reads something
+    rows, cols = np.nonzero(mask)
+    np.save(tmp_path / "mask.npy", np.stack([cols, rows], 1))
+    (tmp_path / "m.rsl").write_text(
+        "module m { input x: 3; hidden a, b: tanh; output y: 2; x -> a -> b -> y; }\n"
+        "lift l of m { size a: 5; size b: 6; edges a -> b: explicit(file = \"mask.npy\"); }\n")
+    lib = rslc.compile(str(tmp_path / "m.rsl"), out=str(tmp_path / "m"), precision="f64")
+    module = rslc.torch.RslcModule(lib)
+    edge = [(e["src"], e["dst"]) for e in module.model.describe()["edges"]].index(("a", "b"))
+    src, dst = module.model.lifted_edges(edge)
+    assert sorted(zip(dst, src)) == sorted(zip(rows, cols))
+    x = torch.rand(4, 3, dtype=torch.float64)
+    assert torch.allclose(module(x), rslc.torch.export(module.model)(x), rtol=1e-9)
