@@ -142,6 +142,12 @@ int main(int argc, char **argv) {
   EXPECT(api.evaluate(m, x, t, -1, 0, &loss, &acc) == E_SIZE);
   EXPECT(api.evaluate(m, x, t, INT64_MAX, 0, &loss, &acc) == E_SIZE);
   EXPECT(api.evaluate(m, x, t, 4, 7, &loss, &acc) == E_OPTION);
+  /* A forward on 1 sample, an evaluation on 4, then backward: refused (it
+   * used to return the gradient at the evaluation's inputs, reading past a
+   * 1-row dy). */
+  EXPECT(api.forward(m, x, 1, y) == OK);
+  EXPECT(api.evaluate(m, x, t, 4, 0, &loss, &acc) == OK);
+  EXPECT(api.backward(m, dy, NULL) == E_STATE);
   EXPECT(api.set_params(m, params, -1) == E_SIZE);
   EXPECT(api.get_params(m, params, 0) == E_SIZE);
   EXPECT(api.zero_grads(NULL) == E_NULL);
