@@ -20,6 +20,7 @@ namespace {
 constexpr size_t maxPlainLine = 200, shownAround = 60;
 /// Words (runs without spaces) longer than this are shortened in messages.
 constexpr size_t maxWord = 80;
+constexpr size_t maxPath = 4096;
 
 /// A line that SourceMgr prints with an aligned caret: short, printable
 /// ASCII (SourceMgr expands tabs; it drops the caret on other bytes).
@@ -40,13 +41,15 @@ size_t charStart(StringRef s, size_t i) {
 }
 
 /// Shortens over-long words (a 100000-digit literal, a generated name) to
-/// their two ends, so every message stays readable.
+/// their two ends, so every message stays readable; paths are kept whole.
 std::string abbreviate(StringRef msg) {
   std::string out;
   while (!msg.empty()) {
     size_t space = msg.find(' ');
     StringRef word = msg.substr(0, space);
-    if (word.size() > maxWord) {
+    // A path is shown whole (up to PATH_MAX): the user needs all of it.
+    size_t limit = word.contains('/') ? maxPath : maxWord;
+    if (word.size() > limit) {
       size_t head = charStart(word, maxWord / 2), tail = charStart(word, word.size() - maxWord / 4);
       out += (word.substr(0, head) + "..." + word.substr(tail) + " (" + Twine(word.size()) +
               " characters)")
