@@ -328,7 +328,7 @@ public:
   /// Batch tiles of the blocked kernels and their pixels per block (8 to
   /// 12 accumulator registers; measured on bench/conv_peer.py).
   struct BlockTile {
-    int64_t columns, pixels;
+    int64_t columns, perBlock; ///< pixels (window maps) or rows (dense) per block
     Type *type;
   };
   std::vector<BlockTile> blockTiles() const {
@@ -349,7 +349,7 @@ public:
     blockAcc.clear();
     for (const BlockTile &t : tiles) {
       blockAcc.emplace_back();
-      for (int64_t px = 0; px < t.pixels; ++px)
+      for (int64_t px = 0; px < t.perBlock; ++px)
         blockAcc.back().push_back(b.CreateAlloca(t.type, nullptr, "acc"));
     }
   }
@@ -461,7 +461,7 @@ public:
     k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
       const BlockTile &tile = tiles[kind];
       ArrayRef<AllocaInst *> acc = blockAcc[kind];
-      blocksOfRows(taps, tile.pixels, [&](int64_t P, Value *oy, Value *ox0, bool masked) {
+      blocksOfRows(taps, tile.perBlock, [&](int64_t P, Value *oy, Value *ox0, bool masked) {
         k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
           auto [begin, end] = row(j, k.arg(f, "rowPtr"));
           accumulateBlock(
@@ -484,6 +484,106 @@ public:
     });
   }
 
+  //===--- Dense linear edges by blocks of rows ---------------------------===//
+  //
+  // A linear map whose every target row reads every source copy (a full
+  // lift, or a single source copy) is a matrix product: output row
+  // g = (j, a) reads source row s = (i, c) with weight
+  // W[((j*L + i)*dv + a)*du + c], L source copies. A block of P rows shares
+  // each loaded source tile (P multiply-adds per load instead of one); each
+  // output still sums its terms in the per-row kernels' order (i, then c).
+
+  bool denseRows() const {
+    return sig.map == MapKind::Linear && !linearAlongLastAxis(sig.uShape, sig.vShape) &&
+           !sig.layout.explicitRows && sig.layout.stride == 0;
+  }
+  /// Batch tiles of the dense kernels and their rows per block (12 or 8
+  /// accumulator registers).
+  std::vector<BlockTile> denseTiles() const {
+    const int64_t L = k.lanes;
+    return {{2 * L, 6, FixedVectorType::get(k.T, 2 * L)},
+            {L, 8, FixedVectorType::get(k.T, L)},
+            {1, 8, k.T}};
+  }
+  /// For rows [g0, g1) in blocks of P, then single rows: body(P, g).
+  void blocksOf(Value *g0, Value *g1, int64_t P, function_ref<void(int64_t P, Value *g)> body) {
+    Value *full = k.add(g0, k.mul(b.CreateSDiv(b.CreateNSWSub(g1, g0), k.c64(P)), k.c64(P)));
+    k.loop(g0, full, "g", [&](Value *g) { body(P, g); }, P);
+    k.loop(full, g1, "g", [&](Value *g) { body(1, g); });
+  }
+  /// Z[g][b0:b1] += sum over (i, c) of W(g, i, c) Y[i][c] for output rows
+  /// g = j*dv + a of target rows j0..j1.
+  void forwardDense(Function *f) {
+    Value *W = k.arg(f, "W"), *Y = k.arg(f, "Y"), *Z = k.arg(f, "Z"), *B = k.arg(f, "B");
+    const int64_t du = sig.du, dv = sig.dv, L = sig.layout.rowLength;
+    const std::vector<BlockTile> tiles = denseTiles();
+    blockSlots(tiles);
+    Value *g0 = k.mul(k.arg(f, "j0"), k.c64(dv)), *g1 = k.mul(k.arg(f, "j1"), k.c64(dv));
+    k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+      const BlockTile &tile = tiles[kind];
+      ArrayRef<AllocaInst *> acc = blockAcc[kind];
+      blocksOf(g0, g1, tile.perBlock, [&](int64_t P, Value *g) {
+        std::vector<Value *> base; // W(g + p, 0, 0)
+        for (int64_t p = 0; p < P; ++p) {
+          Value *row = k.add(g, k.c64(p));
+          Value *j = b.CreateSDiv(row, k.c64(dv)), *a = b.CreateSRem(row, k.c64(dv));
+          base.push_back(k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du)));
+        }
+        accumulateBlock(
+            tile.type, acc, P, Z,
+            [&] {
+              k.loop(k.c64(0), k.c64(L), "i", [&](Value *i) {
+                k.loop(k.c64(0), k.c64(du), "c", [&](Value *c) {
+                  Value *x = k.loadTile(tile.type, Y, k.add(k.mul(k.add(k.mul(i, k.c64(du)), c), B), t));
+                  Value *offset = k.add(k.mul(i, k.c64(dv * du)), c);
+                  for (int64_t p = 0; p < P; ++p) {
+                    Value *w = k.splat(tile.type, k.load(W, k.add(base[p], offset)));
+                    b.CreateStore(k.fma(w, x, b.CreateLoad(tile.type, acc[p])), acc[p]);
+                  }
+                });
+              });
+            },
+            [&](int64_t p) { return k.add(k.mul(k.add(g, k.c64(p)), B), t); });
+      });
+    });
+  }
+  /// dY[s][b0:b1] += sum over (j, a) of W(j, a, s) dZ[j][a] for source rows
+  /// s = i*du + c of source copies i0..i1.
+  void dataGradDense(Function *f) {
+    Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *dY = k.arg(f, "dY"), *B = k.arg(f, "B");
+    const int64_t du = sig.du, dv = sig.dv, L = sig.layout.rowLength;
+    const std::vector<BlockTile> tiles = denseTiles();
+    blockSlots(tiles);
+    Value *s0 = k.mul(k.arg(f, "i0"), k.c64(du)), *s1 = k.mul(k.arg(f, "i1"), k.c64(du));
+    k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+      const BlockTile &tile = tiles[kind];
+      ArrayRef<AllocaInst *> acc = blockAcc[kind];
+      blocksOf(s0, s1, tile.perBlock, [&](int64_t P, Value *s) {
+        std::vector<Value *> base; // W(0, 0, s + p)
+        for (int64_t p = 0; p < P; ++p) {
+          Value *row = k.add(s, k.c64(p));
+          Value *i = b.CreateSDiv(row, k.c64(du)), *c = b.CreateSRem(row, k.c64(du));
+          base.push_back(k.add(k.mul(i, k.c64(dv * du)), c));
+        }
+        accumulateBlock(
+            tile.type, acc, P, dY,
+            [&] {
+              k.loop(k.c64(0), k.c64(sig.targetCopies), "j", [&](Value *j) {
+                k.loop(k.c64(0), k.c64(dv), "a", [&](Value *a) {
+                  Value *x = k.loadTile(tile.type, dZ, k.add(k.mul(k.add(k.mul(j, k.c64(dv)), a), B), t));
+                  Value *offset = k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du));
+                  for (int64_t p = 0; p < P; ++p) {
+                    Value *w = k.splat(tile.type, k.load(W, k.add(base[p], offset)));
+                    b.CreateStore(k.fma(w, x, b.CreateLoad(tile.type, acc[p])), acc[p]);
+                  }
+                });
+              });
+            },
+            [&](int64_t p) { return k.add(k.mul(k.add(s, k.c64(p)), B), t); });
+      });
+    });
+  }
+
   /// dataGrad() for conv and avgpool of stride 1, by blocks of source
   /// pixels, the source rows innermost.
   void dataGradBlocked(Function *f) {
@@ -495,7 +595,7 @@ public:
     k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
       const BlockTile &tile = tiles[kind];
       ArrayRef<AllocaInst *> acc = blockAcc[kind];
-      blocksOfRows(taps, tile.pixels, [&](int64_t P, Value *iy, Value *ix0, bool masked) {
+      blocksOfRows(taps, tile.perBlock, [&](int64_t P, Value *iy, Value *ix0, bool masked) {
         k.loop(k.arg(f, "i0"), k.arg(f, "i1"), "i", [&](Value *i) {
           accumulateBlock(
               tile.type, acc, P, dY,
@@ -639,8 +739,8 @@ public:
   /// time in registers.
   Function *forward(size_t index) {
     Function *f = k.kernel(contract::edgeKernels[contract::Forward], index);
-    if (blockedForward()) {
-      forwardBlocked(f);
+    if (blockedForward() || denseRows()) {
+      blockedForward() ? forwardBlocked(f) : forwardDense(f);
       b.CreateRetVoid();
       return f;
     }
@@ -731,8 +831,8 @@ public:
   /// terms times dZ[j], a batch tile at a time.
   Function *dataGrad(size_t index) {
     Function *f = k.kernel(contract::edgeKernels[contract::DataGrad], index);
-    if (blockedDataGrad()) {
-      dataGradBlocked(f);
+    if (blockedDataGrad() || denseRows()) {
+      blockedDataGrad() ? dataGradBlocked(f) : dataGradDense(f);
       b.CreateRetVoid();
       return f;
     }
