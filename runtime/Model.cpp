@@ -143,9 +143,13 @@ public:
       if (p.vertices[v].role != Role::Input)
         continue;
       int64_t d = p.vertices[v].dim;
-      for (int64_t a = 0; a < d; ++a)
-        for (int64_t b = 0; b < batch; ++b)
-          Y[v][a * batch + b] = x[b * inputSize + off + a];
+      // A transpose by 16 x 16 blocks: both sides stay in cache lines.
+      constexpr int64_t tile = 16;
+      for (int64_t a0 = 0; a0 < d; a0 += tile)
+        for (int64_t b0 = 0; b0 < batch; b0 += tile)
+          for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
+            for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b)
+              Y[v][a * batch + b] = x[b * inputSize + off + a];
       off += d;
     }
 #pragma omp parallel if (forwardWork >= minParallelWork)
@@ -163,13 +167,18 @@ public:
       if (pv.role != Role::Output)
         continue;
       T c = readoutScale(pv.copies);
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t a = 0; a < pv.dim; ++a) {
-          T s = 0;
-          for (int64_t j = 0; j < pv.copies; ++j)
-            s += Y[v][(j * pv.dim + a) * batch + b];
-          y[b * outputSize + off + a] = c * s;
+      // Sums over the copies in copy order, a row of the batch at a time.
+      readoutSum.resize(size_t(batch));
+      for (int64_t a = 0; a < pv.dim; ++a) {
+        std::fill(readoutSum.begin(), readoutSum.end(), T(0));
+        for (int64_t j = 0; j < pv.copies; ++j) {
+          const T *row = &Y[v][(j * pv.dim + a) * batch];
+          for (int64_t b = 0; b < batch; ++b)
+            readoutSum[b] += row[b];
         }
+        for (int64_t b = 0; b < batch; ++b)
+          y[b * outputSize + off + a] = c * readoutSum[b];
+      }
       off += pv.dim;
     }
     haveForward = true;
@@ -668,9 +677,9 @@ private:
   }
 
   std::vector<T> params, grads, moment1, moment2;
-  /// Reused across calls: the rows of a mini-batch, and a loss's outputs
-  /// and their gradient.
-  std::vector<T> rowsX, rowsT, lossY, lossDy;
+  /// Reused across calls: the rows of a mini-batch, a loss's outputs and
+  /// their gradient, and the readout's sums of one output component.
+  std::vector<T> rowsX, rowsT, lossY, lossDy, readoutSum;
   /// Per vertex: pre-activations, activations and their gradients, each
   /// [copy][component][batch]; per edge into a product: its own Z and dZ.
   std::vector<std::vector<T>> Z, Y, dY, dZ, Ze, dZe;

@@ -497,91 +497,272 @@ public:
     return sig.map == MapKind::Linear && !linearAlongLastAxis(sig.uShape, sig.vShape) &&
            !sig.layout.explicitRows && sig.layout.stride == 0;
   }
-  /// Batch tiles of the dense kernels and their rows per block (12 or 8
-  /// accumulator registers).
+  /// Rows per block of the dense kernels, and their batch tiles: 6 rows x 4
+  /// registers where there are 32 vector registers (AVX-512: 24
+  /// accumulators), else 6 x 2 (12); then one register, then single
+  /// columns. The rows left over go by 4, 2 and 1.
+  static constexpr int64_t denseBlockRows[] = {6, 4, 2, 1};
   std::vector<BlockTile> denseTiles() const {
-    const int64_t L = k.lanes;
-    return {{2 * L, 6, FixedVectorType::get(k.T, 2 * L)},
-            {L, 8, FixedVectorType::get(k.T, L)},
-            {1, 8, k.T}};
+    const int64_t L = k.lanes, wide = k.target.vectorBits >= 512 ? 4 : 2;
+    return {{wide * L, denseBlockRows[0], FixedVectorType::get(k.T, wide * L)},
+            {L, denseBlockRows[0], FixedVectorType::get(k.T, L)},
+            {1, denseBlockRows[0], k.T}};
   }
-  /// For rows [g0, g1) in blocks of P, then single rows: body(P, g).
-  void blocksOf(Value *g0, Value *g1, int64_t P, function_ref<void(int64_t P, Value *g)> body) {
-    Value *full = k.add(g0, k.mul(b.CreateSDiv(b.CreateNSWSub(g1, g0), k.c64(P)), k.c64(P)));
-    k.loop(g0, full, "g", [&](Value *g) { body(P, g); }, P);
-    k.loop(full, g1, "g", [&](Value *g) { body(1, g); });
+  /// For rows [g0, g1): body(P, g) for blocks of sizes[0] rows while they
+  /// fit, then of sizes[1], ... (the last size 1).
+  void blocksOf(Value *g0, Value *g1, ArrayRef<int64_t> sizes,
+                function_ref<void(int64_t P, Value *g)> body) {
+    for (int64_t P : sizes) {
+      Value *end = P == 1 ? g1
+                          : k.add(g0, k.mul(b.CreateSDiv(b.CreateNSWSub(g1, g0), k.c64(P)), k.c64(P)));
+      k.loop(g0, end, "g", [&](Value *g) { body(P, g); }, P);
+      g0 = b.CreateBinaryIntrinsic(Intrinsic::smax, g0, end);
+    }
   }
-  /// Z[g][b0:b1] += sum over (i, c) of W(g, i, c) Y[i][c] for output rows
-  /// g = j*dv + a of target rows j0..j1.
-  void forwardDense(Function *f) {
-    Value *W = k.arg(f, "W"), *Y = k.arg(f, "Y"), *Z = k.arg(f, "Z"), *B = k.arg(f, "B");
-    const int64_t du = sig.du, dv = sig.dv, L = sig.layout.rowLength;
+  /// out[r][b0:b1] += sum over the inner rows n of W[base(r) + offset(n)]
+  /// in[n] for rows [r0, r1), in blocks of rows (the block's weights stay in
+  /// L1 while every batch tile passes). `inner(body)` calls body(n, offset)
+  /// for the inner rows in the order the per-row kernels sum them.
+  void denseProduct(Function *f, Value *r0, Value *r1, Value *out, Value *in,
+                    function_ref<Value *(Value *r)> base,
+                    function_ref<void(function_ref<void(Value *n, Value *offset)>)> inner) {
+    Value *W = k.arg(f, "W"), *B = k.arg(f, "B");
     const std::vector<BlockTile> tiles = denseTiles();
     blockSlots(tiles);
-    Value *g0 = k.mul(k.arg(f, "j0"), k.c64(dv)), *g1 = k.mul(k.arg(f, "j1"), k.c64(dv));
-    k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
-      const BlockTile &tile = tiles[kind];
-      ArrayRef<AllocaInst *> acc = blockAcc[kind];
-      blocksOf(g0, g1, tile.perBlock, [&](int64_t P, Value *g) {
-        std::vector<Value *> base; // W(g + p, 0, 0)
-        for (int64_t p = 0; p < P; ++p) {
-          Value *row = k.add(g, k.c64(p));
-          Value *j = b.CreateSDiv(row, k.c64(dv)), *a = b.CreateSRem(row, k.c64(dv));
-          base.push_back(k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du)));
-        }
+    blocksOf(r0, r1, denseBlockRows, [&](int64_t P, Value *r) {
+      std::vector<Value *> bases;
+      for (int64_t p = 0; p < P; ++p)
+        bases.push_back(base(k.add(r, k.c64(p))));
+      k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+        Type *type = tiles[kind].type;
+        ArrayRef<AllocaInst *> acc = blockAcc[kind];
         accumulateBlock(
-            tile.type, acc, P, Z,
+            type, acc, P, out,
             [&] {
-              k.loop(k.c64(0), k.c64(L), "i", [&](Value *i) {
-                k.loop(k.c64(0), k.c64(du), "c", [&](Value *c) {
-                  Value *x = k.loadTile(tile.type, Y, k.add(k.mul(k.add(k.mul(i, k.c64(du)), c), B), t));
-                  Value *offset = k.add(k.mul(i, k.c64(dv * du)), c);
-                  for (int64_t p = 0; p < P; ++p) {
-                    Value *w = k.splat(tile.type, k.load(W, k.add(base[p], offset)));
-                    b.CreateStore(k.fma(w, x, b.CreateLoad(tile.type, acc[p])), acc[p]);
-                  }
-                });
+              inner([&](Value *n, Value *offset) {
+                Value *x = k.loadTile(type, in, k.add(k.mul(n, B), t));
+                for (int64_t p = 0; p < P; ++p) {
+                  Value *w = k.splat(type, k.load(W, k.add(bases[p], offset)));
+                  b.CreateStore(k.fma(w, x, b.CreateLoad(type, acc[p])), acc[p]);
+                }
               });
             },
-            [&](int64_t p) { return k.add(k.mul(k.add(g, k.c64(p)), B), t); });
+            [&](int64_t p) { return k.add(k.mul(k.add(r, k.c64(p)), B), t); });
       });
     });
   }
-  /// dY[s][b0:b1] += sum over (j, a) of W(j, a, s) dZ[j][a] for source rows
+  /// Z[g] += sum over (i, c) of W(g, i, c) Y[i][c], output rows g = j*dv + a
+  /// of target rows j0..j1.
+  void forwardDense(Function *f) {
+    const int64_t du = sig.du, dv = sig.dv, L = sig.layout.rowLength;
+    denseProduct(
+        f, k.mul(k.arg(f, "j0"), k.c64(dv)), k.mul(k.arg(f, "j1"), k.c64(dv)), k.arg(f, "Z"),
+        k.arg(f, "Y"),
+        [&](Value *g) {
+          Value *j = b.CreateSDiv(g, k.c64(dv)), *a = b.CreateSRem(g, k.c64(dv));
+          return k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du));
+        },
+        [&](function_ref<void(Value *, Value *)> body) {
+          k.loop(k.c64(0), k.c64(L), "i", [&](Value *i) {
+            k.loop(k.c64(0), k.c64(du), "c", [&](Value *c) {
+              body(k.add(k.mul(i, k.c64(du)), c), k.add(k.mul(i, k.c64(dv * du)), c));
+            });
+          });
+        });
+  }
+  /// dY[s] += sum over (j, a) of W(j, a, s) dZ[j][a], source rows
   /// s = i*du + c of source copies i0..i1.
   void dataGradDense(Function *f) {
-    Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *dY = k.arg(f, "dY"), *B = k.arg(f, "B");
     const int64_t du = sig.du, dv = sig.dv, L = sig.layout.rowLength;
-    const std::vector<BlockTile> tiles = denseTiles();
-    blockSlots(tiles);
-    Value *s0 = k.mul(k.arg(f, "i0"), k.c64(du)), *s1 = k.mul(k.arg(f, "i1"), k.c64(du));
-    k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
-      const BlockTile &tile = tiles[kind];
-      ArrayRef<AllocaInst *> acc = blockAcc[kind];
-      blocksOf(s0, s1, tile.perBlock, [&](int64_t P, Value *s) {
-        std::vector<Value *> base; // W(0, 0, s + p)
-        for (int64_t p = 0; p < P; ++p) {
-          Value *row = k.add(s, k.c64(p));
-          Value *i = b.CreateSDiv(row, k.c64(du)), *c = b.CreateSRem(row, k.c64(du));
-          base.push_back(k.add(k.mul(i, k.c64(dv * du)), c));
+    denseProduct(
+        f, k.mul(k.arg(f, "i0"), k.c64(du)), k.mul(k.arg(f, "i1"), k.c64(du)), k.arg(f, "dY"),
+        k.arg(f, "dZ"),
+        [&](Value *s) {
+          Value *i = b.CreateSDiv(s, k.c64(du)), *c = b.CreateSRem(s, k.c64(du));
+          return k.add(k.mul(i, k.c64(dv * du)), c);
+        },
+        [&](function_ref<void(Value *, Value *)> body) {
+          k.loop(k.c64(0), k.c64(sig.targetCopies), "j", [&](Value *j) {
+            k.loop(k.c64(0), k.c64(dv), "a", [&](Value *a) {
+              body(k.add(k.mul(j, k.c64(dv)), a),
+                   k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du)));
+            });
+          });
+        });
+  }
+
+  //===--- Weight gradients of linear maps by blocks ----------------------===//
+  //
+  // dW[w] += sum_b dZ[g][b] Y[s][b] for blocks of Pr output rows g and Ps
+  // source rows s: one loaded dZ tile serves Ps weights and one Y tile Pr.
+  // Every weight gets the same arithmetic whatever block holds it: a vector
+  // accumulator over the batch's full registers, summed across lanes by
+  // halving (lanes i and i + L/2, then i and i + L/4, ...: several
+  // accumulators are halved together in one register), then the last
+  // columns one at a time, then added to dW.
+
+  /// The lane sums of `accs` (a power of two of them), each by halving.
+  std::vector<Value *> laneSums(std::vector<Value *> accs) {
+    const int64_t L = k.lanes;
+    // Each vector holds m accumulators' partial sums as segments of width
+    // w = L/m, in the order of `order`.
+    std::vector<std::vector<size_t>> order;
+    for (size_t n = 0; n < accs.size(); ++n)
+      order.push_back({n});
+    int64_t w = L;
+    // The segments of P then Q, each halved (m segments each: 2m of w/2).
+    auto halve = [&](Value *P, Value *Q, int64_t m) {
+      SmallVector<int, 16> lo, hi;
+      for (int side = 0; side < 2; ++side)
+        for (int64_t seg = 0; seg < m; ++seg)
+          for (int64_t i = 0; i < w / 2; ++i) {
+            lo.push_back(int(side * L + seg * w + i));
+            hi.push_back(int(side * L + seg * w + w / 2 + i));
+          }
+      lo.resize(L), hi.resize(L); // P alone (Q == P) may fill fewer lanes: the rest repeat
+      return k.fadd(b.CreateShuffleVector(P, Q, lo), b.CreateShuffleVector(P, Q, hi));
+    };
+    while (w > 1 && accs.size() > 1) { // pair vectors: 2m segments of w/2
+      std::vector<Value *> next;
+      std::vector<std::vector<size_t>> nextOrder;
+      for (size_t n = 0; n + 1 < accs.size(); n += 2) {
+        next.push_back(halve(accs[n], accs[n + 1], int64_t(order[n].size())));
+        std::vector<size_t> o = order[n];
+        o.insert(o.end(), order[n + 1].begin(), order[n + 1].end());
+        nextOrder.push_back(o);
+      }
+      accs = next, order = nextOrder, w /= 2;
+    }
+    while (w > 1) { // one vector: halve its segments in place
+      accs[0] = halve(accs[0], accs[0], int64_t(order[0].size()));
+      w /= 2; // the lower half holds them
+    }
+    std::vector<Value *> sums(order.size() * order[0].size());
+    for (size_t n = 0; n < accs.size(); ++n)
+      for (size_t m = 0; m < order[n].size(); ++m)
+        sums[order[n][m]] = b.CreateExtractElement(accs[n], uint64_t(m * w));
+    return sums;
+  }
+
+  /// dW[weight(p, v)] += sum_b dZ[zrow[p] + b] Y[yrow[v] + b] for a block of
+  /// rows (zrow, yrow: element offsets of the rows' first column).
+  void dotBlock(Value *dW, Value *dZ, Value *Y, Value *B, ArrayRef<Value *> zrow,
+                ArrayRef<Value *> yrow, function_ref<Value *(int64_t p, int64_t v)> weight) {
+    const int64_t L = k.lanes, PA = zrow.size(), PU = yrow.size();
+    Type *vec = FixedVectorType::get(k.T, L);
+    Value *fullB = k.mul(b.CreateSDiv(B, k.c64(L)), k.c64(L));
+    std::vector<Value *> init(PA * PU, Constant::getNullValue(vec));
+    // The batch loop carries the accumulators as values (phis).
+    Function *f = b.GetInsertBlock()->getParent();
+    BasicBlock *pre = b.GetInsertBlock();
+    BasicBlock *header = BasicBlock::Create(k.ctx, "dot.header", f);
+    BasicBlock *body = BasicBlock::Create(k.ctx, "dot.body", f);
+    BasicBlock *exit = BasicBlock::Create(k.ctx, "dot.exit", f);
+    b.CreateBr(header);
+    b.SetInsertPoint(header);
+    PHINode *t = b.CreatePHI(k.i64, 2, "t");
+    t->addIncoming(k.c64(0), pre);
+    std::vector<PHINode *> acc;
+    for (int64_t n = 0; n < PA * PU; ++n) {
+      acc.push_back(b.CreatePHI(vec, 2, "acc"));
+      acc.back()->addIncoming(init[n], pre);
+    }
+    b.CreateCondBr(b.CreateICmpSLT(t, fullB), body, exit);
+    b.SetInsertPoint(body);
+    std::vector<Value *> y, next(PA * PU);
+    for (int64_t v = 0; v < PU; ++v)
+      y.push_back(k.loadTile(vec, Y, k.add(yrow[v], t)));
+    for (int64_t p = 0; p < PA; ++p) {
+      Value *z = k.loadTile(vec, dZ, k.add(zrow[p], t));
+      for (int64_t v = 0; v < PU; ++v)
+        next[p * PU + v] = k.fma(z, y[v], acc[p * PU + v]);
+    }
+    t->addIncoming(k.add(t, k.c64(L)), b.GetInsertBlock());
+    for (int64_t n = 0; n < PA * PU; ++n)
+      acc[n]->addIncoming(next[n], b.GetInsertBlock());
+    b.CreateBr(header);
+    b.SetInsertPoint(exit);
+    std::vector<Value *> sums = laneSums(std::vector<Value *>(acc.begin(), acc.end()));
+    for (int64_t p = 0; p < PA; ++p)
+      for (int64_t v = 0; v < PU; ++v) {
+        Value *tail = k.reduce(fullB, B, sums[p * PU + v], "b", [&](Value *bb, Value *s) {
+          return k.fma(k.load(dZ, k.add(zrow[p], bb)), k.load(Y, k.add(yrow[v], bb)), s);
+        });
+        k.addTo(dW, weight(p, v), tail);
+      }
+  }
+
+  /// weightGrad() for linear maps. Dense rows covered whole (every row
+  /// reads every source): blocks of 4 output rows x 4 source rows. Else,
+  /// per row j: blocks of 4 output components a (where dv >= 4) x 4 source
+  /// terms u = (q, c) of its positions in [q0, q1).
+  void weightGradLinear(Function *f) {
+    Value *dW = k.arg(f, "dW"), *dZ = k.arg(f, "dZ"), *Y = k.arg(f, "Y"), *B = k.arg(f, "B");
+    const int64_t du = sig.du, dv = sig.dv;
+    Value *j0 = k.arg(f, "j0"), *j1 = k.arg(f, "j1");
+    auto general = [&] {
+      const int64_t Pr = dv >= 4 ? 4 : 1;
+      k.loop(j0, j1, "j", [&](Value *j) {
+        auto [rowBegin, rowEnd] = row(j, k.arg(f, "rowPtr"));
+        // Only positions in [q0, q1): callers may split a long row.
+        Value *qb = b.CreateBinaryIntrinsic(Intrinsic::smax, rowBegin, k.arg(f, "q0"));
+        Value *qe = b.CreateBinaryIntrinsic(Intrinsic::smin, rowEnd, k.arg(f, "q1"));
+        blocksOf(k.c64(0), k.c64(dv), {Pr, 1}, [&](int64_t PA, Value *a) {
+          blocksOf(k.mul(qb, k.c64(du)), k.mul(qe, k.c64(du)), {4, 1}, [&](int64_t PU, Value *u) {
+            std::vector<Value *> zrow, yrow, qs, cs;
+            for (int64_t p = 0; p < PA; ++p)
+              zrow.push_back(k.mul(k.add(k.mul(j, k.c64(dv)), k.add(a, k.c64(p))), B));
+            for (int64_t v = 0; v < PU; ++v) {
+              Value *uv = k.add(u, k.c64(v));
+              Value *q = b.CreateSDiv(uv, k.c64(du)), *c = b.CreateSRem(uv, k.c64(du));
+              qs.push_back(q), cs.push_back(c);
+              yrow.push_back(k.mul(k.add(k.mul(source(j, q, k.arg(f, "col")), k.c64(du)), c), B));
+            }
+            dotBlock(dW, dZ, Y, B, zrow, yrow, [&](int64_t p, int64_t v) {
+              return k.add(k.mul(k.add(k.mul(qs[v], k.c64(dv)), k.add(a, k.c64(p))), k.c64(du)),
+                           cs[v]);
+            });
+          });
+        });
+      });
+    };
+    if (!denseRows()) {
+      general();
+      return;
+    }
+    const int64_t L = sig.layout.rowLength;
+    Value *whole = b.CreateAnd(b.CreateICmpSLE(k.arg(f, "q0"), k.mul(j0, k.c64(L))),
+                               b.CreateICmpSGE(k.arg(f, "q1"), k.mul(j1, k.c64(L))));
+    Function *fn = b.GetInsertBlock()->getParent();
+    BasicBlock *dense = BasicBlock::Create(k.ctx, "dense", fn);
+    BasicBlock *split = BasicBlock::Create(k.ctx, "split", fn);
+    BasicBlock *done = BasicBlock::Create(k.ctx, "done", fn);
+    b.CreateCondBr(whole, dense, split);
+    b.SetInsertPoint(dense);
+    blocksOf(k.mul(j0, k.c64(dv)), k.mul(j1, k.c64(dv)), {4, 1}, [&](int64_t PA, Value *g) {
+      blocksOf(k.c64(0), k.c64(L * du), {4, 1}, [&](int64_t PU, Value *s) {
+        std::vector<Value *> zrow, yrow, base, offset;
+        for (int64_t p = 0; p < PA; ++p) {
+          Value *gp = k.add(g, k.c64(p));
+          zrow.push_back(k.mul(gp, B));
+          Value *j = b.CreateSDiv(gp, k.c64(dv)), *a = b.CreateSRem(gp, k.c64(dv));
+          base.push_back(k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du)));
         }
-        accumulateBlock(
-            tile.type, acc, P, dY,
-            [&] {
-              k.loop(k.c64(0), k.c64(sig.targetCopies), "j", [&](Value *j) {
-                k.loop(k.c64(0), k.c64(dv), "a", [&](Value *a) {
-                  Value *x = k.loadTile(tile.type, dZ, k.add(k.mul(k.add(k.mul(j, k.c64(dv)), a), B), t));
-                  Value *offset = k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du));
-                  for (int64_t p = 0; p < P; ++p) {
-                    Value *w = k.splat(tile.type, k.load(W, k.add(base[p], offset)));
-                    b.CreateStore(k.fma(w, x, b.CreateLoad(tile.type, acc[p])), acc[p]);
-                  }
-                });
-              });
-            },
-            [&](int64_t p) { return k.add(k.mul(k.add(s, k.c64(p)), B), t); });
+        for (int64_t v = 0; v < PU; ++v) {
+          Value *sv = k.add(s, k.c64(v));
+          yrow.push_back(k.mul(sv, B));
+          Value *i = b.CreateSDiv(sv, k.c64(du)), *c = b.CreateSRem(sv, k.c64(du));
+          offset.push_back(k.add(k.mul(i, k.c64(dv * du)), c));
+        }
+        dotBlock(dW, dZ, Y, B, zrow, yrow,
+                 [&](int64_t p, int64_t v) { return k.add(base[p], offset[v]); });
       });
     });
+    b.CreateBr(done);
+    b.SetInsertPoint(split);
+    general();
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
   }
 
   /// dataGrad() for conv and avgpool of stride 1, by blocks of source
@@ -799,6 +980,11 @@ public:
     Function *f = k.kernel(contract::edgeKernels[contract::WeightGrad], index);
     if (sig.map == MapKind::Conv) {
       weightGradConv(f);
+      b.CreateRetVoid();
+      return f;
+    }
+    if (sig.map == MapKind::Linear && !linearAlongLastAxis(sig.uShape, sig.vShape)) {
+      weightGradLinear(f);
       b.CreateRetVoid();
       return f;
     }

@@ -158,6 +158,9 @@ class Model:
     was compiled)."""
 
     def __init__(self, library, seed=0):
+        """`library`: a generated library's path (as for rslc.load)."""
+        if not isinstance(library, _Library):
+            library = _Library.get(os.fspath(library))
         self._library, self._lib = library, library.lib
         self.dtype = library.dtype
         handle = ctypes.c_void_p()

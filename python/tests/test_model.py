@@ -17,6 +17,8 @@ def test_compile_errors_are_exceptions(tmp_path):
 def test_shapes_and_forward(build):
     m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 32, "k": 4}))
     assert (m.input_size, m.output_size) == (3, 4)
+    # a Model can be made from the library's path too
+    assert rslc.Model(m._library.path).num_params == m.num_params
     assert m.dtype == np.float32 and m.num_params == m.params.size
     x = np.random.default_rng(0).uniform(-1, 1, (5, 3))
     y = m.forward(x)

@@ -38,6 +38,7 @@ class Model:
             getattr(lib, "rslc_" + name).argtypes = [ctypes.c_void_p]
             getattr(lib, "rslc_" + name).restype = i64
         lib.rslc_forward.argtypes = [ctypes.c_void_p, f32p, i64, f32p]
+        lib.rslc_backward.argtypes = [ctypes.c_void_p, f32p, f32p]
         lib.rslc_loss_and_grad.argtypes = [ctypes.c_void_p, f32p, f32p, i64, ctypes.c_int,
                                            ctypes.POINTER(ctypes.c_double)]
         for name in ("get_params", "get_grads"):
@@ -304,16 +305,18 @@ def lifted_reference(lib_path, listing_path, checked_path, module, scale=1.0):
     passed, failed = passed + same, failed + (not same)
 
 
-def mlp_reference(lib_path, n):
+def mlp_reference(lib_path, n, d=4, c=3, B=16):
+    """The fully-connected lift of mlp.rsl against the dense MLP in numpy:
+    outputs, loss, every parameter's gradient, and dL/dx."""
     model = Model(lib_path)
     p = model.array("get_params")
-    sizes = [n * 4, n * n, n * 3, n, n, 3]  # W1, W2, W3, then biases of h1, h2, y
+    sizes = [n * d, n * n, n * c, n, n, c]  # W1, W2, W3, then biases of h1, h2, y
     parts = np.split(p.astype(np.float64), np.cumsum(sizes)[:-1])
-    W1, W2, W3 = parts[0].reshape(n, 4), parts[1].reshape(n, n), parts[2].reshape(n, 3)
+    W1, W2, W3 = parts[0].reshape(n, d), parts[1].reshape(n, n), parts[2].reshape(n, c)
     b1, b2, b3 = parts[3], parts[4], parts[5]
     rng = np.random.default_rng(1)
-    x = rng.uniform(-1, 1, (16, 4)).astype(np.float32)
-    t = rng.uniform(-1, 1, (16, 3)).astype(np.float32)
+    x = rng.uniform(-1, 1, (B, d)).astype(np.float32)
+    t = rng.uniform(-1, 1, (B, c)).astype(np.float32)
     X = x.astype(np.float64)
     z1 = X @ W1.T + b1
     h1 = np.maximum(z1, 0)
@@ -321,7 +324,6 @@ def mlp_reference(lib_path, n):
     h2 = np.tanh(z2)
     y = h2 @ W3 + b3
     check("fully-connected lift = dense MLP (forward)", model.forward(x), y)
-    B = x.shape[0]
     loss = 0.5 * np.sum((y - t) ** 2) / B
     dy = (y - t) / B
     dW3, db3 = h2.T @ dy, dy.sum(0)
@@ -334,12 +336,16 @@ def mlp_reference(lib_path, n):
     g = model.array("get_grads")
     ref = np.concatenate([dW1.ravel(), dW2.ravel(), dW3.ravel(), db1, db2, db3])
     check("fully-connected lift = dense MLP (gradients)", g, ref)
+    model.forward(x)
+    dx = np.zeros((B, d), np.float32)
+    assert model.lib.rslc_backward(model.h, model.ptr(dy.astype(np.float32)), model.ptr(dx)) == 0
+    check("fully-connected lift = dense MLP (input gradient)", dx, dz1 @ W1)
 
 
 if sys.argv[1] == "lifted":
     lifted_reference(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
                      float(sys.argv[6]) if len(sys.argv) > 6 else 1.0)
 else:
-    mlp_reference(sys.argv[2], int(sys.argv[3]))
+    mlp_reference(sys.argv[2], *(int(a) for a in sys.argv[3:]))
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
