@@ -130,28 +130,41 @@ public:
   }
 
   void forward(const void *xv, int64_t batch, void *yv) override {
-    const T *x = static_cast<const T *>(xv);
-    T *y = static_cast<T *>(yv);
+    run(static_cast<const T *>(xv), nullptr, batch, static_cast<T *>(yv));
+  }
+
+  /// The forward pass on samples x[rows[b]] (x[b] if rows is null), b <
+  /// batch: outputs y[b].
+  void run(const T *x, const int64_t *rows, int64_t batch, T *y) {
     const LiftPlan &p = g.plan;
     // Allocate first: a batch too large for memory fails here (bad_alloc)
     // before x is read. A failed forward leaves no forward to differentiate.
     haveForward = false;
     resize(batch);
-    requireFinite(x, batch * inputSize, "input x");
+    auto sample = [&](int64_t b) { return x + (rows ? rows[b] : b) * inputSize; };
     int64_t off = 0;
+    bool finite = true;
     for (size_t v = 0; v < p.vertices.size(); ++v) {
       if (p.vertices[v].role != Role::Input)
         continue;
       int64_t d = p.vertices[v].dim;
-      // A transpose by 16 x 16 blocks: both sides stay in cache lines.
+      // A transpose by 16 x 16 blocks (both sides stay in cache lines),
+      // checking that every input is finite on the way.
       constexpr int64_t tile = 16;
       for (int64_t a0 = 0; a0 < d; a0 += tile)
         for (int64_t b0 = 0; b0 < batch; b0 += tile)
           for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
-            for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b)
-              Y[v][a * batch + b] = x[b * inputSize + off + a];
+            for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b) {
+              T value = sample(b)[off + a];
+              finite &= std::isfinite(value);
+              Y[v][a * batch + b] = value;
+            }
       off += d;
     }
+    if (!finite) // the first value that is not, in sample order
+      for (int64_t b = 0; b < batch; ++b)
+        requireFinite(sample(b), inputSize,
+                      ("input x[" + std::to_string(rows ? rows[b] : b) + "]").c_str());
 #pragma omp parallel if (forwardWork >= minParallelWork)
     for (const Level &level : forwardLevels) {
       forTasks(level.edgeTasks, [&](const Task &t) {
@@ -239,7 +252,7 @@ public:
   double lossAndGrad(const void *xv, const void *tv, int64_t n, Loss loss) override {
     const T *x = static_cast<const T *>(xv), *target = static_cast<const T *>(tv);
     checkTargets(loss, target, n, outputSize);
-    return computeLoss(x, target, n, loss, T(1) / T(n), true, nullptr) / double(n);
+    return computeLoss(x, nullptr, target, n, loss, T(1) / T(n), true, nullptr) / double(n);
   }
 
   double lossGrad(const void *xv, const void *tv, int64_t n, const std::vector<int64_t> &rows,
@@ -258,19 +271,17 @@ public:
     for (int64_t c0 = 0; c0 < count; c0 += chunk) {
       int64_t nc = std::min(chunk, count - c0);
       const T *xc = x + c0 * inputSize, *tc = target + c0 * tw;
-      if (!rows.empty()) { // gather the rows (buffers kept across calls)
-        rowsX.resize(size_t(nc * inputSize));
+      const int64_t *rc = nullptr;
+      if (!rows.empty()) { // the forward reads the rows; their targets are gathered
+        xc = x, rc = &rows[c0];
         rowsT.resize(size_t(nc * tw));
-        for (int64_t r = 0; r < nc; ++r) {
-          int64_t src = rows[c0 + r];
-          std::copy(x + src * inputSize, x + (src + 1) * inputSize, &rowsX[r * inputSize]);
-          std::copy(target + src * tw, target + (src + 1) * tw, &rowsT[r * tw]);
-        }
-        xc = rowsX.data(), tc = rowsT.data();
+        for (int64_t r = 0; r < nc; ++r)
+          std::copy(target + rc[r] * tw, target + (rc[r] + 1) * tw, &rowsT[r * tw]);
+        tc = rowsT.data();
       }
       checkTargets(loss, tc, nc, outputSize);
       int64_t right = 0;
-      total += computeLoss(xc, tc, nc, loss, T(1) / T(count), gradient, &right);
+      total += computeLoss(xc, rc, tc, nc, loss, T(1) / T(count), gradient, &right);
       if (correct)
         *correct += right;
     }
@@ -614,13 +625,14 @@ private:
     return int64_t(std::min(work, 1e18)); // only compared with minParallelWork
   }
 
-  /// Forward on n samples; returns the summed loss; with `backward`, adds
-  /// the gradient of (dyScale * summed loss) to the gradients.
-  double computeLoss(const T *x, const T *target, int64_t n, Loss loss, T dyScale, bool backward,
-                     int64_t *correct) {
+  /// Forward on n samples (x[rows[b]], or x[b] if rows is null); returns
+  /// the summed loss; with `backward`, adds the gradient of (dyScale *
+  /// summed loss) to the gradients.
+  double computeLoss(const T *x, const int64_t *rows, const T *target, int64_t n, Loss loss,
+                     T dyScale, bool backward, int64_t *correct) {
     lossY.resize(size_t(n * outputSize));
     lossDy.resize(size_t(n * outputSize));
-    forward(x, n, lossY.data());
+    run(x, rows, n, lossY.data());
     double total =
         batchLoss(loss, lossY.data(), target, n, outputSize, dyScale, lossDy.data(), correct);
     if (!std::isfinite(total))
@@ -677,9 +689,10 @@ private:
   }
 
   std::vector<T> params, grads, moment1, moment2;
-  /// Reused across calls: the rows of a mini-batch, a loss's outputs and
-  /// their gradient, and the readout's sums of one output component.
-  std::vector<T> rowsX, rowsT, lossY, lossDy, readoutSum;
+  /// Reused across calls: the targets of a mini-batch's rows, a loss's
+  /// outputs and their gradient, and the readout's sums of one output
+  /// component.
+  std::vector<T> rowsT, lossY, lossDy, readoutSum;
   /// Per vertex: pre-activations, activations and their gradients, each
   /// [copy][component][batch]; per edge into a product: its own Z and dZ.
   std::vector<std::vector<T>> Z, Y, dY, dZ, Ze, dZe;
