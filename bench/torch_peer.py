@@ -48,30 +48,20 @@ import torch.nn.functional as F
 warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOSSES = {"mse": 0, "ce": 1}
-RSLC_SGD = 3
 MAX_LISTED_EDGES = 100000  # rslc --print-edges refuses larger lifts
 TOL_LOSS, TOL_GRAD = 1e-4, 1e-4  # relative; gradients in the 2-norm
 
 
 # --- The library, through its C ABI (runtime/rslc.h) ------------------------
 
-ABI_VERSION = 2  # of runtime/rslc.h, whose rslc_train_options TrainOptions mirrors
+# The ABI's constants and structures, as the Python package generates them
+# from include/rslc.h (python/gen_abi.py).
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from rslc import _abi  # noqa: E402
 
-
-class TrainOptions(ctypes.Structure):
-    """rslc_train_options, field by field (enums are int). It must match the
-    library's exactly: rslc_default_train_options writes the whole struct."""
-    _fields_ = [("abi_version", ctypes.c_int), ("integrator", ctypes.c_int),
-                ("loss", ctypes.c_int), ("step_size", ctypes.c_double),
-                ("momentum", ctypes.c_double), ("beta1", ctypes.c_double),
-                ("beta2", ctypes.c_double), ("epsilon", ctypes.c_double),
-                ("weight_decay", ctypes.c_double), ("tolerance", ctypes.c_double),
-                ("batch_size", ctypes.c_int64), ("max_steps", ctypes.c_int64),
-                ("target_loss", ctypes.c_double), ("time_budget", ctypes.c_double),
-                ("shuffle_seed", ctypes.c_uint64), ("log_every", ctypes.c_int64),
-                ("callback", ctypes.c_void_p), ("user", ctypes.c_void_p),
-                ("allreduce", ctypes.c_void_p), ("allreduce_user", ctypes.c_void_p)]
+ABI_VERSION = _abi.ABI_VERSION
+TrainOptions = _abi.TrainOptions
+LOSSES = {"mse": _abi.RSLC_LOSS_MSE, "ce": _abi.RSLC_LOSS_CROSS_ENTROPY}
 
 
 class Library:
@@ -132,7 +122,7 @@ class Library:
         """Full-batch SGD without momentum, `steps` steps, nothing logged."""
         o = TrainOptions()
         self.lib.rslc_default_train_options(ctypes.byref(o))
-        o.integrator, o.loss, o.step_size, o.momentum = RSLC_SGD, loss, lr, 0.0
+        o.integrator, o.loss, o.step_size, o.momentum = _abi.RSLC_SGD, loss, lr, 0.0
         o.batch_size, o.max_steps, o.log_every = 0, steps, 0
         self.check(self.lib.rslc_train(self.model, ctypes.byref(o), x, t, len(x),
                                        None, None, 0, None))
