@@ -16,9 +16,11 @@ BIN = os.environ.get("RSLC_BIN", os.path.join(ROOT, "build", "bin"))
 RUNTIME_DIR = os.environ.get("RSLC_RUNTIME_DIR")
 
 
-def compile_model(blueprint, out, lift=None, module=None, defines=None):
+def compile_model(blueprint, out, lift=None, module=None, defines=None, precision=None):
     """rslc BLUEPRINT -o OUT; returns OUT.so."""
     cmd = [os.path.join(BIN, "rslc"), blueprint, "-o", out]
+    if precision:
+        cmd.append("--precision=" + precision)
     if RUNTIME_DIR:
         cmd.append("--runtime-dir=" + RUNTIME_DIR)
     if lift:

@@ -123,7 +123,7 @@ typedef struct rslc_metrics {
   double grad_ratio;   /* |grad L|^2 / L */
   double step_size;
   double wall_seconds;
-  int diverging;       /* 1: |theta| grows without bound while the loss stalls */
+  int diverging;       /* 1: |theta| grows like a power of t while the loss falls (full-batch MSE) */
 } rslc_metrics;
 
 /* Called every log_every steps and at the end; return nonzero to stop. */

@@ -485,13 +485,45 @@ private:
     m.grad_ratio = m.loss > 0 ? m.grad_norm * m.grad_norm / m.loss : NAN;
     m.step_size = o.integrator == RSLC_ADAPTIVE ? model.train.stepSize : o.step_size;
     m.wall_seconds = elapsed();
-    // Divergence: over the last 5 logs the norm doubled, the loss fell < 1%.
-    history.push_back({m.param_norm, m.loss});
-    if (history.size() > 5) {
-      auto [n0, l0] = history[history.size() - 6];
-      m.diverging = m.param_norm > 2 * n0 && m.loss > 0.99 * l0;
-    }
+    m.diverging = divergence(m);
     return m;
+  }
+
+  /// The divergence detector (seed 003), for full-batch training on the
+  /// squared error: a problem without an optimum is minimised by parameters
+  /// escaping to infinity, |theta| growing like a power of the time t while
+  /// the loss decreases; a converging run's |theta| settles. Over the logs
+  /// of the last three quarters of the run's time [t/4, t] (at least 5, and
+  /// t at least 100 steps' time), it fires when the least-squares slope of
+  /// log |theta| against log t is at least `divergenceSlope` and the loss did
+  /// not increase. (Cross-entropy is left out: on separable data its
+  /// infimum is at infinity too, and every classifier's |theta| grows.)
+  static constexpr double divergenceSlope = 0.05;
+  bool divergence(const rslc_metrics &m) {
+    const ModelBase::TrainState &s = model.train;
+    if (minibatch() || o.loss != RSLC_LOSS_MSE)
+      return false;
+    double t = s.flowTime > 0 ? s.flowTime : double(s.step);
+    if (!(t > 0) || !(m.param_norm > 0) || !std::isfinite(m.loss))
+      return false;
+    history.push_back({t, m.param_norm, m.loss});
+    size_t first = history.size();
+    while (first > 0 && history[first - 1].t >= t / 4)
+      --first;
+    const size_t count = history.size() - first;
+    double minT = s.flowTime > 0 ? 100 * o.step_size : 100;
+    if (count < 5 || t < minT || history[first].loss < m.loss)
+      return false;
+    double mx = 0, my = 0;
+    for (size_t i = first; i < history.size(); ++i)
+      mx += std::log(history[i].t), my += std::log(history[i].norm);
+    mx /= double(count), my /= double(count);
+    double sxy = 0, sxx = 0;
+    for (size_t i = first; i < history.size(); ++i) {
+      double dx = std::log(history[i].t) - mx;
+      sxy += dx * (std::log(history[i].norm) - my), sxx += dx * dx;
+    }
+    return sxx > 0 && sxy / sxx >= divergenceSlope;
   }
 
   ModelBase &model;
@@ -508,7 +540,10 @@ private:
   std::vector<double> sums; ///< data-parallel sums (P + 3)
   std::vector<int64_t> perm;
   int64_t permEpoch = -1;
-  std::vector<std::pair<double, double>> history;
+  struct Logged {
+    double t, norm, loss;
+  };
+  std::vector<Logged> history; ///< at every log: time, |theta|, loss
   // Stop votes: this process's (out of time, or the callback asked), and
   // the agreement of all processes at the last sum.
   bool stopRequested = false, agreedStop = false;

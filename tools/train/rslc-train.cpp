@@ -165,8 +165,9 @@ struct Reporter {
     if (m->diverging && !r->warned && world.rank == 0) {
       r->warned = true;
       std::fprintf(stderr,
-                   "rslc-train: warning: the parameter norm grows without bound while the loss "
-                   "stalls (step %lld, |theta| = %g): the problem may have no optimum\n",
+                   "rslc-train: warning: the parameter norm grows like a power of the time while "
+                   "the loss does not increase (step %lld, |theta| = %g): the problem may have no "
+                   "optimum\n",
                    (long long)m->step, m->param_norm);
     }
     if (!r->quiet) {
