@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define RSLC_ABI_VERSION 3
+#define RSLC_ABI_VERSION 4
 
 #ifndef RSLC_REAL_DEFINED
 #define RSLC_REAL_DEFINED
@@ -174,6 +174,16 @@ rslc_status rslc_train(rslc_model *model, const rslc_train_options *options,
 /* Loss and accuracy (cross-entropy) on a data set, without gradients. */
 rslc_status rslc_evaluate(rslc_model *model, const rslc_real *x, const rslc_real *target,
                           int64_t n, rslc_loss loss, double *loss_out, double *accuracy_out);
+
+/* The sharpness: the Hessian's eigenvalue of largest magnitude, of the mean
+ * loss over (x, target) at the current parameters (no weight decay), by
+ * power iteration from a random direction (drawn from the model's seed) on
+ * Hessian-vector products formed as central differences of exact
+ * gradients; at most `iterations` products, two gradient passes each.
+ * Explicit Euler follows gradient flow only for steps below 2 / sharpness.
+ * Parameters and gradients are left as they were. */
+rslc_status rslc_sharpness(rslc_model *model, const rslc_real *x, const rslc_real *target,
+                           int64_t n, rslc_loss loss, int64_t iterations, double *sharpness_out);
 
 /* Checkpoints: parameters and optimiser state, written atomically (a
  * temporary file renamed over the target), with the model's identity and a

@@ -29,8 +29,8 @@ extern "C" {
   X(input_size) X(output_size) X(num_params) X(num_lifted_edges) X(num_copies) X(seed)             \
   X(forward) X(backward) X(loss_and_grad) X(describe) X(lifted_edges) X(get_params)                \
   X(set_params) X(get_grads)                                                                       \
-  X(zero_grads) X(default_train_options) X(train) X(evaluate) X(save) X(load) X(set_note)       \
-  X(note)
+  X(zero_grads) X(default_train_options) X(train) X(evaluate) X(sharpness) X(save) X(load)      \
+  X(set_note) X(note)
 
 typedef struct rslc_api {
   void *lib; /* the dlopen handle */
@@ -64,6 +64,15 @@ static inline int rslc_dl_open(const char *path, rslc_api *out, char *error, siz
     snprintf(error, error_size, "cannot load %s: %s", path, dlerror());
     return 0;
   }
+  /* The version first: a library of another ABI may lack functions. */
+  api.abi_version = (__typeof__(&rslc_abi_version))dlsym(api.lib, "rslc_abi_version");
+  if (api.abi_version && api.abi_version() != RSLC_ABI_VERSION) {
+    snprintf(error, error_size,
+             "%s was built for ABI version %d; this program needs %d: rebuild it with this rslc",
+             path, api.abi_version(), RSLC_ABI_VERSION);
+    dlclose(api.lib);
+    return 0;
+  }
   for (k = 0; k < sizeof symbols / sizeof symbols[0]; ++k) {
     void *address = dlsym(api.lib, symbols[k].symbol);
     if (!address) {
@@ -73,12 +82,6 @@ static inline int rslc_dl_open(const char *path, rslc_api *out, char *error, siz
       return 0;
     }
     memcpy((char *)&api + symbols[k].offset, &address, sizeof address);
-  }
-  if (api.abi_version() != RSLC_ABI_VERSION) {
-    snprintf(error, error_size, "%s has ABI version %d; expected %d", path, api.abi_version(),
-             RSLC_ABI_VERSION);
-    dlclose(api.lib);
-    return 0;
   }
   *out = api;
   return 1;

@@ -5,6 +5,7 @@
 #include "Describe.h"
 #include "Integrators.h"
 #include "Model.h"
+#include "Sharpness.h"
 
 #include "core/KernelContract.h"
 
@@ -305,6 +306,23 @@ RSLC_EXPORT rslc_status rslc_evaluate(rslc_model *m, const rslc_real *x, const r
     m->impl->forgetForward(); // its forward was on x, not on the caller's last batch
     if (accuracy_out)
       *accuracy_out = loss == RSLC_LOSS_CROSS_ENTROPY ? double(right) / double(n) : NAN;
+  });
+}
+
+RSLC_EXPORT rslc_status rslc_sharpness(rslc_model *m, const rslc_real *x, const rslc_real *t,
+                                       int64_t n, rslc_loss loss, int64_t iterations,
+                                       double *sharpness_out) {
+  CHECK_IDLE(m, "rslc_sharpness");
+  REQUIRE(x && t && sharpness_out, RSLC_ERROR_NULL,
+          "rslc_sharpness: x, target and sharpness_out must not be null");
+  REQUIRE(n > 0, RSLC_ERROR_SIZE, "rslc_sharpness: n must be positive");
+  REQUIRE(batchFits(m, n), RSLC_ERROR_SIZE, tooLarge("rslc_sharpness", "n", n, m));
+  REQUIRE(rslc::isValidKind<rslc::Loss>(loss), RSLC_ERROR_OPTION,
+          "rslc_sharpness: unknown loss " + std::to_string(int(loss)));
+  REQUIRE(iterations > 0, RSLC_ERROR_OPTION, "rslc_sharpness: iterations must be positive");
+  return guarded(m, [&] {
+    *sharpness_out = rslc::rt::sharpness(*m->impl, x, t, n, rslc::Loss(loss), iterations,
+                                         m->impl->graph().plan.seed);
   });
 }
 

@@ -369,6 +369,19 @@ class Model:
         self._check(status)
         return _metrics(final)
 
+    def sharpness(self, x, target, loss="mse", iterations=20):
+        """The Hessian's eigenvalue of largest magnitude of the mean loss over
+        (x, target) at the current parameters (rslc_sharpness: power
+        iteration on Hessian-vector products). Gradient flow's explicit
+        Euler steps must stay below 2 / sharpness."""
+        x = self._rows(x, self.input_size, "x")
+        t = self._targets(target, x.shape[0], loss)
+        out = ctypes.c_double()
+        self._check(self._lib.rslc_sharpness(self._live(), self._ptr(x), self._ptr(t), x.shape[0],
+                                             self._loss(loss), iterations, ctypes.byref(out)))
+        self._forward_batch = None
+        return out.value
+
     # -- checkpoints
     def save(self, path):
         """Parameters and optimiser state, atomically (rslc_save)."""

@@ -2,7 +2,7 @@
 do not edit."""
 import ctypes
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 RSLC_OK = 0
 RSLC_ERROR_NULL = 1
@@ -95,6 +95,7 @@ FUNCTIONS = {
     "rslc_default_train_options": (None, [ctypes.POINTER(TrainOptions)]),
     "rslc_train": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(TrainOptions), ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(Metrics)]),
     "rslc_evaluate": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)]),
+    "rslc_sharpness": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_int64, ctypes.POINTER(ctypes.c_double)]),
     "rslc_save": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
     "rslc_load": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
     "rslc_set_note": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),

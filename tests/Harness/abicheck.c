@@ -148,6 +148,23 @@ int main(int argc, char **argv) {
   EXPECT(api.forward(m, x, 1, y) == OK);
   EXPECT(api.evaluate(m, x, t, 4, 0, &loss, &acc) == OK);
   EXPECT(api.backward(m, dy, NULL) == E_STATE);
+  /* The sharpness: arguments checked; parameters and gradients untouched. */
+  double sharp;
+  EXPECT(api.sharpness(m, x, t, 4, 0, 20, NULL) == E_NULL);
+  EXPECT(api.sharpness(m, x, t, 0, 0, 20, &sharp) == E_SIZE);
+  EXPECT(api.sharpness(m, x, t, 4, 0, 0, &sharp) == E_OPTION);
+  EXPECT(api.sharpness(m, x, t, 4, 7, 20, &sharp) == E_OPTION);
+  {
+    int64_t np = api.num_params(m);
+    rslc_real *before = calloc((size_t)np, sizeof *before), *after = calloc((size_t)np, sizeof *after);
+    rslc_real *gBefore = calloc((size_t)np, sizeof *gBefore), *gAfter = calloc((size_t)np, sizeof *gAfter);
+    EXPECT(api.get_params(m, before, np) == OK && api.get_grads(m, gBefore, np) == OK);
+    EXPECT(api.sharpness(m, x, t, 4, 0, 20, &sharp) == OK && isfinite(sharp) && sharp != 0);
+    EXPECT(api.get_params(m, after, np) == OK && api.get_grads(m, gAfter, np) == OK);
+    EXPECT(memcmp(before, after, (size_t)np * sizeof *before) == 0);
+    EXPECT(memcmp(gBefore, gAfter, (size_t)np * sizeof *gBefore) == 0);
+    free(before), free(after), free(gBefore), free(gAfter);
+  }
   EXPECT(api.set_params(m, params, -1) == E_SIZE);
   EXPECT(api.get_params(m, params, 0) == E_SIZE);
   EXPECT(api.zero_grads(NULL) == E_NULL);

@@ -46,7 +46,7 @@ struct Settings {
   double targetLoss = 0, timeBudget = 0;
   uint64_t seed = 1, modelSeed = 0;
   double testFraction = 0;
-  bool standardize = false, evalTrain = false;
+  bool standardize = false, evalTrain = false, autoStep = false, checkStep = false;
   std::string log;
   int64_t logEvery = 10;
   std::string checkpoint;
@@ -77,6 +77,10 @@ OptionTable options(Settings &s) {
   t.add("loss", "NAME", keywordList<Loss>() + " (cross-entropy: class-index targets)", s.loss);
   t.add("integrator", "NAME", keywordList<Integrator>(), s.integrator);
   t.add("step-size", "H", "step size / learning rate", s.stepSize);
+  t.add("auto-step", "euler, rk4: the step from the sharpness lambda of the loss at the start "
+        "(1/lambda for euler, 2/lambda for rk4) instead of --step-size", s.autoStep);
+  t.add("check-step", "euler, rk4: also run from the same start with half the step and twice "
+        "the steps, and report how far apart the two end", s.checkStep);
   t.add("momentum", "M", "SGD momentum", s.momentum);
   t.add("weight-decay", "W", "adds W/2 |theta|^2 to the loss", s.weightDecay);
   t.add("tolerance", "T", "adaptive integrator's error per step", s.tolerance);
@@ -208,6 +212,33 @@ std::vector<double> getParams(const rslc_api &api, rslc_model *m) {
   ModelReals p(api.real_size(), std::vector<double>(size_t(api.num_params(m))));
   api.get_params(m, p.data(), api.num_params(m));
   return p.toDouble();
+}
+
+/// --check-step: the same flow from the same start with half the step and
+/// twice the steps; how far apart the two end says whether the step
+/// follows the flow.
+void checkStep(const rslc_api &api, rslc_model *m, const Settings &s, rslc_train_options o,
+               int64_t steps, const void *x, const void *y, int64_t n, double loss) {
+  rslc_model *half;
+  if (api.create(s.modelSeed, &half) || (!s.resume.empty() && api.load(half, s.resume.c_str())))
+    die(api.last_error(nullptr));
+  o.step_size /= 2, o.max_steps = 2 * steps;
+  o.callback = nullptr, o.log_every = 0, o.target_loss = 0, o.time_budget = 0;
+  rslc_metrics end{};
+  if (api.train(half, &o, static_cast<const rslc_real *>(x), static_cast<const rslc_real *>(y), n,
+                nullptr, nullptr, 0, &end))
+    die(std::string("--check-step: ") + api.last_error(half));
+  std::vector<double> a = getParams(api, m), b = getParams(api, half);
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    diff += (a[i] - b[i]) * (a[i] - b[i]), norm += a[i] * a[i];
+  double apart = std::sqrt(diff / std::max(norm, 1e-300));
+  std::fprintf(stderr,
+               "rslc-train: step check: steps %.6g and %.6g end %.3g apart (|theta_h - "
+               "theta_h/2| / |theta_h|); losses %.6g and %.6g%s\n",
+               2 * o.step_size, o.step_size, apart, loss, end.loss,
+               apart > 1e-2 ? ": the step is too large to follow the flow" : "");
+  api.destroy(half);
 }
 
 /// Which run this is: written as the log's first line and into the
@@ -459,6 +490,23 @@ int main(int argc, char **argv) {
   o.tolerance = s.tolerance, o.batch_size = s.batchSize, o.target_loss = s.targetLoss;
   o.time_budget = s.timeBudget, o.shuffle_seed = s.seed, o.log_every = s.logEvery;
   o.train_eval = s.evalTrain;
+  const bool flow = o.integrator == RSLC_EULER || o.integrator == RSLC_RK4;
+  if ((s.autoStep || s.checkStep) && (!flow || world.size > 1))
+    die(std::string(s.autoStep ? "--auto-step" : "--check-step") +
+            " follows gradient flow: it needs --integrator euler or rk4, on one process",
+        2);
+  if (s.autoStep) { // the largest stable Euler step is 2/lambda; RK4's about 2.8/lambda
+    double lambda = 0;
+    if (api.sharpness(m, x.data(), y.data(), nTrain, o.loss, 50, &lambda))
+      die(api.last_error(m));
+    if (!(lambda > 0))
+      die("--auto-step: the sharpness at the start is " + std::to_string(lambda) +
+          " (not positive); give --step-size");
+    o.step_size = (o.integrator == RSLC_EULER ? 1.0 : 2.0) / lambda;
+    if (!s.quiet && world.rank == 0)
+      std::fprintf(stderr, "rslc-train: sharpness %.6g at the start: step size %.6g\n", lambda,
+                   o.step_size);
+  }
   Reporter reporter; // metrics are the same on every rank: rank 0 reports
   reporter.quiet = s.quiet || world.rank > 0;
   reporter.logPath = s.log;
@@ -521,6 +569,8 @@ int main(int argc, char **argv) {
         (status == RSLC_ERROR_NUMERIC && !saved
              ? " (unscaled inputs? try --standardize, or a smaller --step-size)"
              : ""));
+  if (s.checkStep && done > 0)
+    checkStep(api, m, s, o, done, x.data(), y.data(), nTrain, last.loss);
   if (world.rank == 0 && !s.exportPath.empty()) {
     try {
       std::vector<double> theta = getParams(api, m);
