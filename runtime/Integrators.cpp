@@ -492,12 +492,15 @@ private:
   /// The divergence detector (seed 003), for full-batch training on the
   /// squared error: a problem without an optimum is minimised by parameters
   /// escaping to infinity, |theta| growing like a power of the time t while
-  /// the loss decreases; a converging run's |theta| settles. Over the logs
-  /// of the last three quarters of the run's time [t/4, t] (at least 5, and
-  /// t at least 100 steps' time), it fires when the least-squares slope of
-  /// log |theta| against log t is at least `divergenceSlope` and the loss did
-  /// not increase. (Cross-entropy is left out: on separable data its
-  /// infimum is at infinity too, and every classifier's |theta| grows.)
+  /// the loss decreases like one; a converging run's |theta| settles. At a
+  /// log, the trend holds when, over the logs of [t/4, t] (at least 5, t at
+  /// least 100 steps' time), the least-squares slope of log |theta| against
+  /// log t is at least `divergenceSlope` and the loss fell, by less than
+  /// 10x (a power law: LU 2.6x); it fires once the trend has held at every
+  /// log of [t/2, t] (an early transient of a converging run, where |theta|
+  /// still moves, does not last a doubling of t). Cross-entropy is left
+  /// out: on separable data its infimum is at infinity too, and every
+  /// classifier's |theta| grows.
   static constexpr double divergenceSlope = 0.05;
   bool divergence(const rslc_metrics &m) {
     const ModelBase::TrainState &s = model.train;
@@ -506,13 +509,14 @@ private:
     double t = s.flowTime > 0 ? s.flowTime : double(s.step);
     if (!(t > 0) || !(m.param_norm > 0) || !std::isfinite(m.loss))
       return false;
-    history.push_back({t, m.param_norm, m.loss});
+    history.push_back({t, m.param_norm, m.loss, false});
     size_t first = history.size();
     while (first > 0 && history[first - 1].t >= t / 4)
       --first;
     const size_t count = history.size() - first;
-    double minT = s.flowTime > 0 ? 100 * o.step_size : 100;
-    if (count < 5 || t < minT || history[first].loss < m.loss)
+    const double minT = s.flowTime > 0 ? 100 * o.step_size : 100;
+    const double L0 = history[first].loss;
+    if (count < 5 || t < minT || L0 < m.loss || m.loss < 0.1 * L0)
       return false;
     double mx = 0, my = 0;
     for (size_t i = first; i < history.size(); ++i)
@@ -523,7 +527,15 @@ private:
       double dx = std::log(history[i].t) - mx;
       sxy += dx * (std::log(history[i].norm) - my), sxx += dx * dx;
     }
-    return sxx > 0 && sxy / sxx >= divergenceSlope;
+    history.back().trend = sxx > 0 && sxy / sxx >= divergenceSlope;
+    // Held at every log since t/2, and at one before it (a whole doubling).
+    size_t i = history.size();
+    while (i > 0 && history[i - 1].t >= t / 2) {
+      if (!history[i - 1].trend)
+        return false;
+      --i;
+    }
+    return i > 0 && history[i - 1].trend;
   }
 
   ModelBase &model;
@@ -542,6 +554,7 @@ private:
   int64_t permEpoch = -1;
   struct Logged {
     double t, norm, loss;
+    bool trend; ///< the divergence trend held at this log
   };
   std::vector<Logged> history; ///< at every log: time, |theta|, loss
   // Stop votes: this process's (out of time, or the callback asked), and

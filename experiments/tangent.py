@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""The tangent-approximation diagnostic: how well the linearisation of a
+lifted network at its initialisation fits the witness's labels, against
+the lift's size n.
+
+At parameters theta (here the initialisation), with F(theta) the network's
+outputs on the N training inputs and f* the witness's labels, it solves
+
+    min over u of ||F(theta) + J(theta) u - f*||^2
+
+by conjugate gradients on the normal equations (CGLS), with Jacobian-vector
+products J u as central differences of the library's forward pass (the
+outputs are continuous in theta, so the difference stays bounded where it
+straddles a ReLU kink) and vector-Jacobian products J^T s exactly, from
+the library's backward pass (rslc Python package, double precision). It
+reports, per lift and n: the loss at theta, the loss of the best tangent
+step (as a fraction of it), |u| and |u| / |theta|. The paper's assumption
+holds where the tangent residual is small for a step |u| that stays small
+against |theta| as n grows.
+
+    experiments/tangent.py --out results/tangent
+    experiments/tangent.py --n 4,16,64 --out /tmp/t        # quick
+"""
+import argparse
+import csv
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rslcexp  # noqa: E402
+
+sys.path.insert(0, os.path.join(rslcexp.ROOT, "python"))
+os.environ.setdefault("RSLC_BIN", rslcexp.BIN)
+import rslc  # noqa: E402
+
+
+class Linearised:
+    """J and J^T of a model's outputs on x at its current parameters."""
+
+    def __init__(self, model, x):
+        self.m, self.x = model, x
+        self.theta = model.params.copy()
+        self.F = model.forward(x)
+        self.e = 1e-4 * (1 + np.linalg.norm(self.theta))
+
+    def jvp(self, u):
+        norm = np.linalg.norm(u)
+        if norm == 0:
+            return np.zeros_like(self.F)
+        d = self.e * u / norm
+        self.m.params = self.theta + d
+        plus = self.m.forward(self.x)
+        self.m.params = self.theta - d
+        minus = self.m.forward(self.x)
+        self.m.params = self.theta
+        return (plus - minus) / (2 * self.e) * norm
+
+    def vjp(self, s):
+        self.m.zero_grads()
+        self.m.forward(self.x)
+        self.m.backward(s)
+        return self.m.grads.copy()
+
+
+def tangent_fit(lin, target, iterations, tol=1e-10):
+    """CGLS on min ||J u - r||, r = target - F: returns (u, ||J u - r||^2)."""
+    r = target - lin.F
+    u = np.zeros_like(lin.theta)
+    s = r.copy()
+    g = lin.vjp(s)
+    p, gamma = g.copy(), g @ g
+    for _ in range(iterations):
+        q = lin.jvp(p)
+        qq = np.sum(q * q)
+        if qq == 0 or gamma <= tol * tol:
+            break
+        alpha = gamma / qq
+        u += alpha * p
+        s -= alpha * q
+        g = lin.vjp(s)
+        new = g @ g
+        p, gamma = g + (new / gamma) * p, new
+    return u, float(np.sum((lin.jvp(u) - r) ** 2))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--blueprint", default=os.path.join(rslcexp.ROOT, "examples", "rgb_mlp.rsl"))
+    ap.add_argument("--witness", default="rgb_mlp")
+    ap.add_argument("--lifts", default="wide,sparse")
+    ap.add_argument("--n", default="2,4,8,16,32,64,128,256,512")
+    ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--iterations", type=int, default=200, help="CGLS iterations")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+
+    witness = rslc.load(rslcexp.compile_model(a.blueprint, os.path.join(a.out, "witness"),
+                                              module=a.witness, precision="f64"))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (a.samples, witness.input_size))
+    target = witness.forward(x)
+    rows = []
+    for lift in a.lifts.split(","):
+        for n in (int(v) for v in a.n.split(",")):
+            lib = rslcexp.compile_model(a.blueprint, os.path.join(a.out, f"{lift}-{n}"), lift=lift,
+                                        defines={"n": n, "k": min(8, n)}, precision="f64")
+            for seed in range(1, a.seeds + 1):
+                model = rslc.load(lib, seed=seed)
+                lin = Linearised(model, x)
+                loss0 = 0.5 * float(np.sum((lin.F - target) ** 2)) / a.samples
+                u, residual = tangent_fit(lin, target, a.iterations)
+                rows.append(dict(lift=lift, n=n, seed=seed, params=model.num_params,
+                                 loss=loss0, tangent_loss=0.5 * residual / a.samples,
+                                 tangent_fraction=0.5 * residual / a.samples / loss0,
+                                 step=float(np.linalg.norm(u)),
+                                 step_relative=float(np.linalg.norm(u) / np.linalg.norm(lin.theta))))
+                print(rows[-1], flush=True)
+                model.close()
+    with open(os.path.join(a.out, "tangent.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    with open(os.path.join(a.out, "tangent.md"), "w") as f:
+        f.write("| lift | n | parameters | loss at init | best tangent loss / loss | |u| | "
+                "|u| / |theta| |\n|---|---|---|---|---|---|---|\n")
+        for lift in a.lifts.split(","):
+            for n in (int(v) for v in a.n.split(",")):
+                r = [x for x in rows if x["lift"] == lift and x["n"] == n]
+                med = {k: float(np.median([x[k] for x in r]))
+                       for k in ("loss", "tangent_fraction", "step", "step_relative")}
+                f.write(f"| {lift} | {n} | {r[0]['params']} | {med['loss']:.3g} | "
+                        f"{med['tangent_fraction']:.2e} | {med['step']:.3g} | "
+                        f"{med['step_relative']:.3g} |\n")
+    print(open(os.path.join(a.out, "tangent.md")).read())
+
+
+if __name__ == "__main__":
+    main()
