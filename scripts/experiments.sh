@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the four experiments of docs/experiments.md at
-# the sizes reported there (about 70 minutes on 2 cores), writing CSVs and
+# Sets everything up and runs the six experiments of docs/experiments.md at
+# the sizes reported there (about 72 minutes on 2 cores), writing CSVs and
 # PNGs under results/ (then copy them to docs/figures/ to update the report).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,3 +14,5 @@ out=${1:-$top/results}
   --max-width 2048 --seeds 2 --steps 3000 --out "$out/width"
 "$top/experiments/real_data.py" --epochs 10 --out "$out/real"
 "$top/experiments/architectures.py" --epochs 3 --threads 1,2 --out "$out/architectures"
+"$top/experiments/lu_pattern.py" --out "$out/lu"
+"$top/experiments/tangent.py" --out "$out/tangent"
