@@ -208,7 +208,7 @@ public:
       }
       bool done = end || (!minibatch() && o.target_loss > 0 && L < o.target_loss);
       if (done || logNow) {
-        last = metrics();
+        last = metrics(done, stepsPerEpoch);
         if (minibatch() && o.target_loss > 0 && last.loss < o.target_loss)
           done = true;
         if (o.callback && o.callback(&last, o.user)) {
@@ -446,7 +446,12 @@ private:
     }
   } run_;
 
-  rslc_metrics metrics() {
+  /// The metrics of a log. The test set is evaluated at every log of a
+  /// full-batch method; for mini-batches, at the first log, once an epoch
+  /// of steps has passed since the last evaluation, and at the end (its
+  /// metrics are NaN at the other logs): a pass over a large test set at
+  /// every log would cost more than the training.
+  rslc_metrics metrics(bool final, int64_t stepsPerEpoch) {
     rslc_metrics m{};
     m.step = model.train.step;
     m.flow_time = model.train.flowTime;
@@ -465,7 +470,10 @@ private:
       m.loss = model.lossGrad(x, t, n, {}, Loss(o.loss), false, &right);
       sums[0] = double(right), sums[1] = double(n);
     }
-    if (nTest > 0) {
+    const int64_t step = model.train.step;
+    const bool testNow = !minibatch() || final || lastTest < 0 || step - lastTest >= stepsPerEpoch;
+    if (nTest > 0 && testNow) {
+      lastTest = step;
       int64_t right = 0;
       sums[2] = double(nTest) * model.lossGrad(xTest, tTest, nTest, {}, Loss(o.loss), false, &right);
       sums[3] = double(right), sums[4] = double(nTest);
@@ -552,6 +560,7 @@ private:
   std::vector<double> sums; ///< data-parallel sums (P + 3)
   std::vector<int64_t> perm;
   int64_t permEpoch = -1;
+  int64_t lastTest = -1; ///< the step of the last test-set evaluation
   struct Logged {
     double t, norm, loss;
     bool trend; ///< the divergence trend held at this log
