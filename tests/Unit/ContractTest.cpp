@@ -24,6 +24,12 @@ using namespace rslc::lift;
 
 namespace {
 
+LiftSetting lift(LiftKind kind, int64_t degree = 0, double prob = 0) {
+  LiftSetting s;
+  s.kind = kind, s.degree = degree, s.prob = prob;
+  return s;
+}
+
 /// A plan using every map, every lift kind and a product vertex; two edges
 /// share a signature.
 LiftPlan everyKind() {
@@ -34,12 +40,12 @@ LiftPlan everyKind() {
                 {"b", Role::Hidden, 8, 2, Activation::Tanh, true, Aggregation::Sum},
                 {"c", Role::Hidden, 8, 2, Activation::Identity, false, Aggregation::Prod},
                 {"y", Role::Output, 1, 3, Activation::Identity, true, Aggregation::Sum}};
-  p.edges = {{0, 1, MapKind::Linear, {}, {LiftKind::Full}, 0},
-             {1, 2, MapKind::Linear, {}, {LiftKind::Degree, 3, 0}, 1},
-             {1, 3, MapKind::Diag, {}, {LiftKind::Diagonal}, 2},
-             {2, 3, MapKind::Skip, {}, {LiftKind::Diagonal}, noGroup},
-             {0, 2, MapKind::Linear, {}, {LiftKind::Full}, 3},
-             {3, 4, MapKind::Linear, {}, {LiftKind::Prob, 0, 0.5}, 4}};
+  p.edges = {{0, 1, MapKind::Linear, {}, lift(LiftKind::Full), 0},
+             {1, 2, MapKind::Linear, {}, lift(LiftKind::Degree, 3), 1},
+             {1, 3, MapKind::Diag, {}, lift(LiftKind::Diagonal), 2},
+             {2, 3, MapKind::Skip, {}, lift(LiftKind::Diagonal), noGroup},
+             {0, 2, MapKind::Linear, {}, lift(LiftKind::Full), 3},
+             {3, 4, MapKind::Linear, {}, lift(LiftKind::Prob, 0, 0.5), 4}};
   for (PlanVertex &v : p.vertices)
     v.shape = {v.dim};
   p.groupNames = {"x->a", "a->b", "a->c", "x->b", "c->y"};
@@ -96,7 +102,8 @@ TEST_P(Contract, EmittedModuleFollowsTheHeader) {
   KernelSignatures sigs = kernelSignatures(plan);
   EXPECT_LT(sigs.edges.size(), plan.edges.size()); // x->a and x->b share a kernel
   llvm::LLVMContext ctx;
-  codegen::KernelTarget target{256, "haswell", "avx,avx2,fma"};
+  codegen::KernelTarget target;
+  target.vectorBits = 256, target.cpu = "haswell", target.features = "avx,avx2,fma";
   std::unique_ptr<llvm::Module> m = codegen::emitKernels(plan, GetParam(), target, ctx);
   EXPECT_FALSE(llvm::verifyModule(*m, &llvm::errs()));
 
@@ -153,7 +160,7 @@ TEST(KernelSignatures, OneKernelPerSignatureWhateverTheDepth) {
                             Aggregation::Sum});
     p.vertices.push_back({"y", Role::Output, 1, 2, Activation::Identity, true, Aggregation::Sum});
     for (uint32_t v = 0; v + 1 < p.vertices.size(); ++v) {
-      LiftSetting s{v == 0 || v + 2 == p.vertices.size() ? LiftKind::Full : LiftKind::Degree, 8, 0};
+      LiftSetting s = lift(v == 0 || v + 2 == p.vertices.size() ? LiftKind::Full : LiftKind::Degree, 8);
       p.edges.push_back({v, v + 1, MapKind::Linear, {}, s, v});
       p.groupNames.push_back("w" + std::to_string(v));
     }
