@@ -430,13 +430,15 @@ bool Evaluator::walkFor(const ForStmt &s, size_t var, const Scope &scope,
     for (const auto &[name, left] : enclosing)
       projected *= left;
   bool tooLong = projected + double(instances) > double(maxInstances);
+  // One scope for every iteration (only the loop variable lives in it; the
+  // body reads scopes): up to 10^7 iterations allocate nothing.
+  Scope inner(&scope);
   for (int64_t k = *lo; k <= *hi; ++k) {
     if (tooLong || ++instances > maxInstances) {
       diags.error(lv.loc, "loops run more than " + Twine(maxInstances) +
                               " iterations; a base graph should be small (use a lift for width)");
       return false;
     }
-    Scope inner(&scope);
     inner.define(lv.name, Number::integer(k));
     enclosing.push_back({lv.name, double(*hi) - double(k) + 1});
     bool ok = walkFor(s, var + 1, inner, leaf);
