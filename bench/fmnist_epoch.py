@@ -26,7 +26,6 @@ in its own process; ratios are against PyTorch dense at its best thread
 count.
 """
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -38,15 +37,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BIN = os.environ.get("RSLC_BIN", os.path.join(ROOT, "build", "bin"))
-FASHION = "/usr/share/datasets/fashion-mnist"
-
-
-def idx(path):
-    with gzip.open(path) as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * dims).reshape(shape)
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+from real_data import FASHION, idx  # noqa: E402  (the IDX reader of the real-data experiment)
 
 
 def prepare(out):
