@@ -51,8 +51,8 @@ LiftPlan plan(int64_t n, int64_t k, LiftKind kind) {
                 {"y", Role::Output, 1, 1, Activation::Identity, true, Aggregation::Sum}};
   LiftSetting full, sparse;
   sparse.kind = kind, sparse.degree = k, sparse.prob = double(k) / double(n);
-  p.edges = {{0, 1, MapKind::Linear, {}, full, 0}, {1, 2, MapKind::Linear, {}, sparse, 1},
-             {2, 3, MapKind::Linear, {}, full, 2}};
+  p.edges = {{0, 1, MapKind::Linear, {}, full, 0, {}}, {1, 2, MapKind::Linear, {}, sparse, 1, {}},
+             {2, 3, MapKind::Linear, {}, full, 2, {}}};
   p.groupNames = {"x->a", "a->b", "b->y"};
   return p;
 }

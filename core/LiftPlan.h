@@ -57,6 +57,18 @@ struct LiftSetting {
   int64_t declaredSources = -1, declaredTargets = -1;
 };
 
+/// How parameters start: weights with variance scale^2 / fan_in (fan_in
+/// counted in the lifted graph), biases with variance scale^2; a bias scale
+/// of 0 means biases start at zero.
+struct InitSetting {
+  InitLaw law = InitLaw::Normal;
+  double scale = 1.0;
+  bool operator==(const InitSetting &o) const { return law == o.law && scale == o.scale; }
+  bool operator!=(const InitSetting &o) const { return !(*this == o); }
+};
+
+constexpr InitSetting zeroBiases{InitLaw::Normal, 0.0};
+
 struct PlanVertex {
   std::string name;
   Role role = Role::Hidden;
@@ -68,6 +80,7 @@ struct PlanVertex {
   Shape shape = {1};  ///< never empty
   int64_t axis = -1;  ///< softmax: the axis it normalises (-1: the last)
   bool causal = false; ///< attention: token t attends to tokens <= t
+  InitSetting biasInit = zeroBiases; ///< with `bias`: how biases start
 };
 
 /// Parameters per copy of a vertex: its bias (d_v values), layernorm's gain
@@ -85,14 +98,14 @@ struct PlanEdge {
   LiftSetting lift;
   /// Weight group: tied edges share one; every weighted edge has one.
   uint32_t group = noGroup;
+  InitSetting init; ///< tied edges share the law of the group's first edge
 };
 
 struct LiftPlan {
   std::string module, lift;
   uint64_t seed = 0;
   Readout readout = Readout::Mean;
-  InitLaw init = InitLaw::Normal;
-  double initScale = 1.0;
+  InitSetting init; ///< the lift's default law (edges carry their own)
   std::vector<PlanVertex> vertices;
   std::vector<PlanEdge> edges;
   std::vector<std::string> groupNames; ///< one per weight group

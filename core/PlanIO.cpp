@@ -1,6 +1,7 @@
 //===- PlanIO.cpp - the text form of a LiftPlan ---------------------------===//
 #include "PlanIO.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace rslc::lift {
@@ -10,7 +11,7 @@ std::string serializePlan(const LiftPlan &p) {
   os.precision(17);
   os << "rslc-plan 1\n"
      << p.module << "\n" << p.lift << "\n"
-     << p.seed << " " << int(p.readout) << " " << int(p.init) << " " << p.initScale << "\n"
+     << p.seed << " " << int(p.readout) << " " << int(p.init.law) << " " << p.init.scale << "\n"
      << p.vertices.size() << "\n";
   // Fields beyond those of format 1's first plans are written only when they
   // differ from their defaults, so those plans (and their checkpoints'
@@ -25,12 +26,16 @@ std::string serializePlan(const LiftPlan &p) {
         os << " " << e;
       os << " " << v.axis << " " << v.causal;
     }
+    if (v.biasInit != zeroBiases)
+      os << " bias " << int(v.biasInit.law) << " " << v.biasInit.scale;
     os << "\n";
   }
   os << p.edges.size() << "\n";
   for (const PlanEdge &e : p.edges) {
     os << e.src << " " << e.dst << " " << int(e.map) << " " << int(e.lift.kind) << " "
        << e.lift.degree << " " << e.lift.prob << " " << e.group;
+    if (e.init != p.init)
+      os << " init " << int(e.init.law) << " " << e.init.scale;
     if (e.params != MapParams{})
       os << " window " << e.params.kernel << " " << e.params.stride << " " << e.params.padding
          << " " << e.params.dilation;
@@ -48,6 +53,19 @@ std::string serializePlan(const LiftPlan &p) {
   return os.str();
 }
 
+namespace {
+/// `LAW SCALE` as written after an `init` or `bias` tag: a known law and a
+/// finite, non-negative scale.
+bool readInit(std::istream &is, InitSetting &init) {
+  int law;
+  if (!(is >> law >> init.scale) || !isValidKind<InitLaw>(law) || !std::isfinite(init.scale) ||
+      init.scale < 0)
+    return false;
+  init.law = InitLaw(law);
+  return true;
+}
+} // namespace
+
 bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
   std::istringstream is(text);
   std::string magic;
@@ -62,15 +80,16 @@ bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
   int readout, init;
   size_t nv, ne, ng;
   if (!line(p.module) || !line(p.lift) ||
-      !(is >> p.seed >> readout >> init >> p.initScale >> nv))
+      !(is >> p.seed >> readout >> init >> p.init.scale >> nv))
     return bad("settings");
-  if (!isValidKind<Readout>(readout) || !isValidKind<InitLaw>(init))
+  if (!isValidKind<Readout>(readout) || !isValidKind<InitLaw>(init) || !(p.init.scale > 0) ||
+      !std::isfinite(p.init.scale))
     return bad("settings out of range");
   // Every vertex, edge and group takes a line: a larger count is forged.
   if (nv > text.size())
     return bad("vertex count");
   p.readout = Readout(readout);
-  p.init = InitLaw(init);
+  p.init.law = InitLaw(init);
   p.vertices.resize(nv);
   for (PlanVertex &v : p.vertices) {
     int role, act, agg;
@@ -85,7 +104,12 @@ bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
       return bad("vertex out of range");
     v.role = Role(role), v.act = Activation(act), v.agg = Aggregation(agg);
     v.shape = {v.dim};
-    if (fs >> tag) {
+    while (fs >> tag) {
+      if (tag == "bias") {
+        if (!readInit(fs, v.biasInit) || !v.bias)
+          return bad("vertex bias law");
+        continue;
+      }
       size_t rank;
       if (tag != "shape" || !(fs >> rank) || rank < 1 || rank > 8)
         return bad("vertex shape");
@@ -112,8 +136,12 @@ bool deserializePlan(const std::string &text, LiftPlan &p, std::string &error) {
     std::istringstream fs(fields);
     if (!(fs >> e.src >> e.dst >> map >> kind >> e.lift.degree >> e.lift.prob >> e.group))
       return bad("edge");
+    e.init = p.init;
     while (fs >> tag) {
-      if (tag == "window") {
+      if (tag == "init") {
+        if (!readInit(fs, e.init) || !(e.init.scale > 0))
+          return bad("edge init law");
+      } else if (tag == "window") {
         if (!(fs >> e.params.kernel >> e.params.stride >> e.params.padding >> e.params.dilation))
           return bad("edge window");
       } else if (tag == "explicit") {

@@ -50,7 +50,12 @@ ifStmt      : 'if' expr block ('else' (block | ifStmt))? ;
 // Lift statements (inside `lift NAME of MODULE { ... }`).
 sizeStmt    : 'size' refList ':' expr ';' ;
 edgesStmt   : 'edges' (refList ('->' refList)+)? ':' call ';' ;
+// `init: LAW;` is the default law of every weighted edge; `init A -> B: LAW;`
+// sets the law of the edges it selects, `init bias REFS: LAW;` that of the
+// biases of the vertices it lists (`target` must read `bias`: a plain word
+// here, as `bias` is one among the vertex attributes).
 settingStmt : key=('readout' | 'init') ':' call ';'
+            | key='init' (target=ID refList | refList ('->' refList)+) ':' call ';'
             | key='seed' ':' expr ';'
             ;
 

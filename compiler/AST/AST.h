@@ -204,11 +204,15 @@ struct EdgesStmt : Stmt {
   static bool classof(const Stmt *s) { return s->kind == Kind::Edges; }
 };
 
-/// Lift: `readout: mean;` or `init: normal(scale = 1);`
+/// Lift: `readout: mean;` or `init: normal(scale = 1);`, and the targeted
+/// inits `init h -> y: uniform(scale = 2);` (a chain of edges, as in
+/// EdgesStmt) and `init bias h: normal(scale = 0.1);` (one vertex list).
 struct SettingStmt : Stmt {
   enum class Key { Readout, Init };
   SettingStmt(llvm::SMLoc loc) : Stmt(Kind::Setting, loc) {}
   Key key = Key::Readout;
+  bool bias = false;           ///< Init: `chain` lists vertices whose biases it sets
+  std::vector<RefList> chain;  ///< Init: empty for the default law
   Call value;
   static bool classof(const Stmt *s) { return s->kind == Kind::Setting; }
 };

@@ -179,7 +179,12 @@ private:
     }
     case Stmt::Kind::Setting: {
       const auto &st = cast<SettingStmt>(s);
-      line(depth, s.loc, st.key == SettingStmt::Key::Init ? "Init" : "Readout") << "\n";
+      line(depth, s.loc, st.key == SettingStmt::Key::Init ? "Init" : "Readout")
+          << (st.bias ? " bias" : "") << "\n";
+      for (const RefList &l : st.chain) {
+        line(depth + 1, l.front().loc, st.bias ? "Vertices" : "Endpoints") << "\n";
+        refs(l, depth + 2);
+      }
       call(st.value, depth + 1);
       return;
     }

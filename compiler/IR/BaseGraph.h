@@ -97,8 +97,10 @@ struct LiftSpec {
   std::vector<int64_t> copies; ///< per base vertex
   std::vector<EdgeLift> edges; ///< per base edge
   Readout readout = Readout::Mean;
-  InitLaw init = InitLaw::Normal;
-  double initScale = 1.0;
+  lift::InitSetting init;      ///< the default law of weighted edges
+  /// Per base edge: the law an `init A -> B:` statement set, if any.
+  std::vector<std::optional<lift::InitSetting>> edgeInits;
+  std::vector<lift::InitSetting> biasInits; ///< per base vertex (lift::zeroBiases: none set)
   uint64_t seed = 0;
 };
 

@@ -50,8 +50,11 @@ void printStats(raw_ostream &os, const char *what, const Stats &s) {
 void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
   const LiftPlan &p = g.plan;
   os << "lift " << p.lift << " of " << p.module << "\n";
-  os << "  seed " << p.seed << ", readout " << keyword(p.readout) << ", init "
-     << keyword(p.init) << "(scale = " << shortestReal(p.initScale) << ")\n";
+  auto law = [](const InitSetting &i) {
+    return std::string(keyword(i.law)) + "(scale = " + shortestReal(i.scale) + ")";
+  };
+  os << "  seed " << p.seed << ", readout " << keyword(p.readout) << ", init " << law(p.init)
+     << "\n";
   os << "  copies " << g.numCopies() << ", lifted edges " << g.numLiftedEdges() << ", parameters "
      << g.numParams << "\n";
   os << "  structure " << bytes(g.structureBytes()) << ", parameters " << bytes(4 * g.numParams)
@@ -66,6 +69,8 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
       os << ", " << keyword(pv.act) << (pv.bias ? ", bias" : "")
          << (pv.agg != Aggregation::Sum ? ", " + std::string(keyword(pv.agg)) : "")
          << (pv.causal ? ", causal" : "");
+    if (pv.bias && pv.biasInit != zeroBiases)
+      os << ", bias init " << law(pv.biasInit);
     if (pv.role == Role::Output && pv.copies > 1)
       os << ", readout " << keyword(p.readout);
     os << "\n";
@@ -87,6 +92,8 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
     if (pe.group != noGroup) {
       const ParamTensor &t = g.tensors[pe.group];
       os << ", weights " << t.size << " (" << t.name << ")";
+      if (pe.init != p.init)
+        os << ", init " << law(pe.init);
     }
     uint64_t b = 8 * (le.rowPtr.size() + le.tPtr.size()) +
                  4 * (le.col.size() + le.tRow.size() + le.tPos.size());

@@ -375,6 +375,12 @@ public:
       auto s = std::make_unique<SettingStmt>(loc(c));
       s->key = c->key->getText() == "init" ? SettingStmt::Key::Init
                                            : SettingStmt::Key::Readout;
+      s->bias = c->target != nullptr;
+      if (s->bias && c->target->getText() != "bias")
+        diags.error(text.loc(c->target), "expected 'bias' or an edge ('A -> B') after 'init', got '" +
+                                        c->target->getText() + "'");
+      for (auto *l : c->refList())
+        s->chain.push_back(refList(l));
       s->value = call(c->call());
       return s;
     }

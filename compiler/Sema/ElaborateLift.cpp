@@ -3,12 +3,14 @@
 // `size` and `edges` statements apply in order, the later one winning; the
 // default `edges: KIND;` applies to every edge no specific statement set.
 // Defaults: size 1, lift kind full, readout mean, init normal(scale = 1),
-// seed 0.
+// seed 0. `init A -> B:` and `init bias V:` statements apply in order too;
+// the default `init:` applies to the weighted edges none of them set.
 //
 //===----------------------------------------------------------------------===//
 #include "Sema/ReadEdgeList.h"
 #include "Sema/Sema.h"
 
+#include "core/EdgeMaps.h"
 #include "core/LiftKinds.h"
 
 #include "llvm/ADT/SmallString.h"
@@ -16,6 +18,7 @@
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
+#include <cmath>
 
 using namespace llvm;
 using namespace rslc::ast;
@@ -58,8 +61,11 @@ public:
     spec.module = *module;
     spec.copies.assign(g.vertices.size(), 1);
     spec.edges.assign(g.edges.size(), EdgeLift{lift::LiftSetting{}, d.loc});
+    spec.edgeInits.assign(g.edges.size(), std::nullopt);
+    spec.biasInits.assign(g.vertices.size(), lift::zeroBiases);
     sizeLoc.assign(g.vertices.size(), d.loc);
     explicitEdge.assign(g.edges.size(), false);
+    initLoc.assign(g.edges.size(), d.loc);
     std::optional<EdgeLift> defaultKind;
     settings.clear();
 
@@ -78,14 +84,14 @@ public:
             defaultKind = kind;
           return;
         }
-        for (unsigned e : selectEdges(es, scope, g)) {
+        for (unsigned e : selectEdges(es.chain, scope, g)) {
           spec.edges[e] = *kind;
           explicitEdge[e] = true;
         }
         return;
       }
       case Stmt::Kind::Setting:
-        return setting(cast<SettingStmt>(s), scope, spec);
+        return setting(cast<SettingStmt>(s), scope, g, spec);
       case Stmt::Kind::Seed: {
         if (once("seed", s.loc, "seed"))
           return;
@@ -143,12 +149,12 @@ private:
   }
 
   /// The base edges from any vertex of one list to any of the next.
-  std::vector<unsigned> selectEdges(const EdgesStmt &s, const Scope &scope,
+  std::vector<unsigned> selectEdges(const std::vector<RefList> &chain, const Scope &scope,
                                     const BaseGraph &g) {
     std::vector<unsigned> edges;
-    for (size_t k = 0; k + 1 < s.chain.size(); ++k) {
-      auto srcs = ev.resolveVertices(s.chain[k], scope, g),
-           dsts = ev.resolveVertices(s.chain[k + 1], scope, g);
+    for (size_t k = 0; k + 1 < chain.size(); ++k) {
+      auto srcs = ev.resolveVertices(chain[k], scope, g),
+           dsts = ev.resolveVertices(chain[k + 1], scope, g);
       if (!srcs || !dsts)
         continue;
       size_t before = edges.size();
@@ -169,7 +175,7 @@ private:
               edges.push_back(e);
       }
       if (edges.size() == before)
-        diags.error(s.chain[k + 1].front().loc,
+        diags.error(chain[k + 1].front().loc,
                     "no edge of module '" + g.name + "' goes from '" +
                         g.vertices[srcs->front()].name + "'" +
                         (srcs->size() > 1 ? " (or the rest of that list)" : "") + " to '" +
@@ -261,7 +267,7 @@ private:
     return k;
   }
 
-  void setting(const SettingStmt &s, const Scope &scope, LiftSpec &spec) {
+  void setting(const SettingStmt &s, const Scope &scope, const BaseGraph &g, LiftSpec &spec) {
     const Call &c = s.value;
     if (s.key == SettingStmt::Key::Readout) {
       if (once("readout", s.loc, "readout"))
@@ -278,28 +284,79 @@ private:
         spec.readout = *r;
       return;
     }
+    if (s.bias)
+      return biasInit(s, scope, g, spec);
+    if (!s.chain.empty())
+      return edgeInit(s, scope, g, spec);
     if (once("init", s.loc, "initialisation"))
       return;
+    if (auto law = initLaw(c, scope))
+      spec.init = *law;
+  }
+
+  /// `init A -> B: LAW;` the law of the weighted edges it selects.
+  void edgeInit(const SettingStmt &s, const Scope &scope, const BaseGraph &g, LiftSpec &spec) {
+    auto law = initLaw(s.value, scope);
+    for (unsigned e : selectEdges(s.chain, scope, g)) {
+      const BaseEdge &be = g.edges[e];
+      if (!hasWeights(be.map)) {
+        diags.error(s.chain.front().front().loc,
+                    "edge '" + g.vertices[be.src].name + " -> " + g.vertices[be.dst].name +
+                        "' (" + keyword(be.map) + ") has no weights to initialise");
+        return;
+      }
+      if (law) {
+        spec.edgeInits[e] = *law;
+        initLoc[e] = s.loc;
+      }
+    }
+  }
+
+  /// `init bias V: LAW;` the law of the biases of the vertices it lists.
+  void biasInit(const SettingStmt &s, const Scope &scope, const BaseGraph &g, LiftSpec &spec) {
+    auto law = initLaw(s.value, scope);
+    auto vertices = ev.resolveVertices(s.chain.front(), scope, g);
+    if (!vertices)
+      return;
+    for (unsigned v : *vertices) {
+      const BaseVertex &bv = g.vertices[v];
+      if (!bv.bias || bv.role == Role::Input || bv.act == Activation::LayerNorm) {
+        diags.error(s.chain.front().front().loc,
+                    "vertex '" + bv.name + "' has no bias to initialise" +
+                        (bv.role == Role::Input ? " (an input)"
+                         : bv.act == Activation::LayerNorm
+                             ? " (layernorm's shifts start at zero, its gains at one)"
+                             : " (it is declared nobias)"));
+        return;
+      }
+      if (law)
+        spec.biasInits[v] = *law;
+    }
+  }
+
+  /// `normal(scale = s)` or `uniform(scale = s)`, s > 0 (default 1).
+  std::optional<lift::InitSetting> initLaw(const Call &c, const Scope &scope) {
     auto law = parseKind<InitLaw>(c.name);
     if (!law) {
       std::string hint = closestMatch(c.name, keywords<InitLaw>());
       diags.error(c.loc, "unknown initialisation law '" + c.name + "'" +
                              (hint.empty() ? "" : "; did you mean '" + hint + "'?") +
                              " (laws: " + keywordList<InitLaw>(", ") + ")");
-      return;
+      return std::nullopt;
     }
     auto a = ev.namedArgs(c, scope, {"scale"});
     if (!a)
-      return;
-    spec.init = *law;
+      return std::nullopt;
+    lift::InitSetting init{*law, 1.0};
     if (a->count("scale")) {
       double scale = a->lookup("scale").asDouble();
-      if (!(scale > 0)) {
+      if (!(scale > 0) || !std::isfinite(scale)) {
         diags.error(c.loc, "init scale must be positive, got " + a->lookup("scale").str());
-        return;
+        return std::nullopt;
       }
-      spec.initScale = scale;
+      init.scale = scale;
     }
+    return init;
   }
 
   /// Rules that need the whole lift: degrees against fiber sizes, equal
@@ -341,6 +398,15 @@ private:
                            g.vertices[first.src].name + " -> " + g.vertices[first.dst].name +
                            "'");
       }
+      if (spec.edgeInits[e] != spec.edgeInits[it->second]) {
+        unsigned set = spec.edgeInits[e] ? e : it->second; // where an `init` names one
+        diags.error(initLoc[set], "edges sharing weights '" + be.share +
+                                      "' must be initialised alike: '" +
+                                      g.vertices[first.src].name + " -> " +
+                                      g.vertices[first.dst].name + "' and '" +
+                                      g.vertices[be.src].name + " -> " +
+                                      g.vertices[be.dst].name + "' have different laws");
+      }
     }
     std::vector<bool> warned(g.vertices.size(), false);
     for (const BaseEdge &be : g.edges) {
@@ -367,7 +433,7 @@ private:
   DiagEngine &diags;
   Evaluator ev;
   StringMap<SMLoc> names, settings;
-  std::vector<SMLoc> sizeLoc;
+  std::vector<SMLoc> sizeLoc, initLoc; ///< per base vertex, per base edge
   std::vector<bool> explicitEdge;
   const BaseGraph *adjacencyOf = nullptr; ///< whose out-edges `adjacency` holds
   std::vector<std::vector<unsigned>> adjacency;

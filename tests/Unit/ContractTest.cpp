@@ -40,12 +40,12 @@ LiftPlan everyKind() {
                 {"b", Role::Hidden, 8, 2, Activation::Tanh, true, Aggregation::Sum},
                 {"c", Role::Hidden, 8, 2, Activation::Identity, false, Aggregation::Prod},
                 {"y", Role::Output, 1, 3, Activation::Identity, true, Aggregation::Sum}};
-  p.edges = {{0, 1, MapKind::Linear, {}, lift(LiftKind::Full), 0},
-             {1, 2, MapKind::Linear, {}, lift(LiftKind::Degree, 3), 1},
-             {1, 3, MapKind::Diag, {}, lift(LiftKind::Diagonal), 2},
-             {2, 3, MapKind::Skip, {}, lift(LiftKind::Diagonal), noGroup},
-             {0, 2, MapKind::Linear, {}, lift(LiftKind::Full), 3},
-             {3, 4, MapKind::Linear, {}, lift(LiftKind::Prob, 0, 0.5), 4}};
+  p.edges = {{0, 1, MapKind::Linear, {}, lift(LiftKind::Full), 0, {}},
+             {1, 2, MapKind::Linear, {}, lift(LiftKind::Degree, 3), 1, {}},
+             {1, 3, MapKind::Diag, {}, lift(LiftKind::Diagonal), 2, {}},
+             {2, 3, MapKind::Skip, {}, lift(LiftKind::Diagonal), noGroup, {}},
+             {0, 2, MapKind::Linear, {}, lift(LiftKind::Full), 3, {}},
+             {3, 4, MapKind::Linear, {}, lift(LiftKind::Prob, 0, 0.5), 4, {}}};
   for (PlanVertex &v : p.vertices)
     v.shape = {v.dim};
   p.groupNames = {"x->a", "a->b", "a->c", "x->b", "c->y"};
@@ -161,7 +161,7 @@ TEST(KernelSignatures, OneKernelPerSignatureWhateverTheDepth) {
     p.vertices.push_back({"y", Role::Output, 1, 2, Activation::Identity, true, Aggregation::Sum});
     for (uint32_t v = 0; v + 1 < p.vertices.size(); ++v) {
       LiftSetting s = lift(v == 0 || v + 2 == p.vertices.size() ? LiftKind::Full : LiftKind::Degree, 8);
-      p.edges.push_back({v, v + 1, MapKind::Linear, {}, s, v});
+      p.edges.push_back({v, v + 1, MapKind::Linear, {}, s, v, {}});
       p.groupNames.push_back("w" + std::to_string(v));
     }
     for (PlanVertex &v : p.vertices)

@@ -1,6 +1,7 @@
 // Unit tests of the lift stage: the verifier on deliberately broken IR, the
 // statistics of random sparse lifts, determinism, and the initialisation law.
 #include "core/LiftedGraph.h"
+#include "core/PlanIO.h"
 
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -26,8 +27,8 @@ LiftPlan chain(int64_t na, int64_t nb, LiftKind kind, int64_t degree = 0, double
                 {"y", Role::Output, 1, 1, Activation::Identity, true, Aggregation::Sum}};
   LiftSetting full, middle;
   middle.kind = kind, middle.degree = degree, middle.prob = prob;
-  p.edges = {{0, 1, MapKind::Linear, {}, full, 0}, {1, 2, MapKind::Linear, {}, middle, 1},
-             {2, 3, MapKind::Linear, {}, full, 2}};
+  p.edges = {{0, 1, MapKind::Linear, {}, full, 0, {}}, {1, 2, MapKind::Linear, {}, middle, 1, {}},
+             {2, 3, MapKind::Linear, {}, full, 2, {}}};
   p.groupNames = {"x->a", "a->b", "b->y"};
   return p;
 }
@@ -103,7 +104,7 @@ TEST(LiftVerifier, RowPointers) {
 
 TEST(LiftVerifier, Cycle) {
   LiftPlan p = chain(4, 4, LiftKind::Full);
-  p.edges.push_back({2, 1, MapKind::Linear, {}, LiftSetting{}, 1});
+  p.edges.push_back({2, 1, MapKind::Linear, {}, LiftSetting{}, 1, {}});
   LiftedGraph g = expand(p);
   EXPECT_NE(firstError(g).find("the base graph has a cycle"), std::string::npos) << firstError(g);
 }
@@ -181,8 +182,9 @@ TEST(LiftDeterminism, SameOnEveryThreadCount) {
 TEST(LiftInit, NormalVarianceFollowsFanIn) {
   for (InitLaw law : {InitLaw::Normal, InitLaw::Uniform}) {
     LiftPlan p = chain(100, 2000, LiftKind::Degree, 25);
-    p.init = law;
-    p.initScale = 2.0;
+    p.init = {law, 2.0};
+    for (PlanEdge &e : p.edges)
+      e.init = p.init;
     LiftedGraph g = expand(p);
     std::vector<float> w(g.numParams);
     initParameters(g, w.data());
@@ -205,6 +207,47 @@ TEST(LiftInit, NormalVarianceFollowsFanIn) {
     omp_set_num_threads(2);
     EXPECT_EQ(w, w1);
   }
+}
+
+// Per-edge laws and bias laws: each edge's weights follow its own law and
+// scale; biases with a law have variance scale^2 (no fan-in); the plan's
+// text form keeps them.
+TEST(LiftInit, PerEdgeAndBiasLaws) {
+  LiftPlan p = chain(100, 2000, LiftKind::Degree, 25);
+  p.edges[1].init = {InitLaw::Uniform, 3.0};
+  p.edges[2].init = {InitLaw::Normal, 0.5};
+  p.vertices[2].biasInit = {InitLaw::Normal, 0.3};
+  std::string error;
+  LiftPlan back;
+  ASSERT_TRUE(deserializePlan(serializePlan(p), back, error)) << error;
+  EXPECT_EQ(serializePlan(back), serializePlan(p));
+  EXPECT_EQ(back.edges[1].init, p.edges[1].init);
+  EXPECT_EQ(back.vertices[2].biasInit, p.vertices[2].biasInit);
+  EXPECT_EQ(back.vertices[1].biasInit, zeroBiases);
+  LiftedGraph g = expand(back);
+  std::vector<float> w(g.numParams);
+  initParameters(g, w.data());
+  auto variance = [&](const ParamTensor &t, float *maxAbs) {
+    double s = 0, s2 = 0;
+    *maxAbs = 0;
+    for (uint64_t k = 0; k < t.size; ++k) {
+      s += w[t.offset + k];
+      s2 += double(w[t.offset + k]) * w[t.offset + k];
+      *maxAbs = std::max(*maxAbs, std::fabs(w[t.offset + k]));
+    }
+    return s2 / t.size - (s / t.size) * (s / t.size);
+  };
+  float maxAbs;
+  EXPECT_NEAR(variance(g.tensors[1], &maxAbs) * 25, 9.0, 0.25); // fan-in 25
+  EXPECT_LE(maxAbs, 3.0 * std::sqrt(3.0) / 5.0 + 1e-6);          // uniform's support
+  EXPECT_NEAR(variance(g.tensors[2], &maxAbs) * 2000, 0.25, 0.03); // fan-in 2000
+  EXPECT_NEAR(variance(g.tensors[g.vertexTensor[2]], &maxAbs), 0.09, 0.01);
+  const ParamTensor &zero = g.tensors[g.vertexTensor[1]];
+  for (uint64_t k = 0; k < zero.size; ++k)
+    ASSERT_EQ(w[zero.offset + k], 0.0f);
+  // A forged bias law on a vertex without bias is refused.
+  p.vertices[0].biasInit = {InitLaw::Normal, 1.0};
+  EXPECT_FALSE(deserializePlan(serializePlan(p), back, error));
 }
 
 } // namespace
