@@ -10,6 +10,7 @@
 #include "CodeGen/Backend.h"
 #include "Basic/Diagnostics.h"
 #include "IR/Printer.h"
+#include "Lift/CheckOptimum.h"
 #include "Lift/MakePlan.h"
 #include "Lift/Print.h"
 #include "Parse/Parser.h"
@@ -87,6 +88,11 @@ cl::opt<std::string> moduleName("module", cl::desc("Without --lift: build the id
                                 cl::value_desc("name"), cl::cat(rslcCategory));
 cl::opt<bool> printEdges("print-edges", cl::desc("With --emit=lifted, list every lifted edge"),
                          cl::cat(rslcCategory));
+cl::opt<bool> checkOptimumFlag(
+    "check-optimum",
+    cl::desc("Expand the lift and look for LU patterns between consecutive sparse layers: "
+             "weight supports with training problems that have no optimum (seed 003)"),
+    cl::cat(rslcCategory));
 cl::opt<double> memoryLimitGiB("memory-limit",
                                cl::desc("Refuse lifts needing more memory than this, in GiB "
                                         "(default: the memory available now)"),
@@ -255,6 +261,68 @@ int reportBuildError(const lift::BuildError &e, const LiftSpec &spec,
   return diags.exitCode();
 }
 
+/// `--check-optimum`: a warning per vertex whose layers carry an LU
+/// certificate, at the lift statement of its first in-edge; notes for the
+/// rest.
+void reportOptimum(const lift::LiftedGraph &g, const BaseGraph &base, const LiftSpec &spec,
+                   DiagEngine &diags) {
+  const lift::LiftPlan &p = g.plan;
+  auto name = [&](const lift::LayerIndex &i) {
+    return p.vertices[i.vertex].name + "#" + std::to_string(i.copy);
+  };
+  auto edgeBetween = [&](uint32_t u, uint32_t v) {
+    for (uint32_t e = 0; e < p.edges.size(); ++e)
+      if (p.edges[e].src == u && p.edges[e].dst == v)
+        return e;
+    internalError("--check-optimum: a certificate names a missing edge");
+  };
+  unsigned examined = 0, found = 0;
+  for (const lift::OptimumReport &r : lift::checkOptimum(g)) {
+    std::string layer;
+    for (uint32_t v : r.layer)
+      layer += (layer.empty() ? "'" : ", '") + p.vertices[v].name + "'";
+    switch (r.kind) {
+    case lift::OptimumReport::Kind::TooLarge:
+      diags.note(spec.loc, "--check-optimum: the layer of " + layer + " is not examined: about " +
+                               lift::countText(r.work) + " steps, beyond the budget");
+      continue;
+    case lift::OptimumReport::Kind::None:
+      ++examined;
+      continue;
+    case lift::OptimumReport::Kind::Pattern:
+      ++examined, ++found;
+      break;
+    }
+    uint32_t first = edgeBetween(r.j1.vertex, r.k.vertex);
+    // At the lift statement that set the edge's kind, else at the edge.
+    SMLoc at = spec.edges[first].loc == spec.loc ? base.edges[first].loc : spec.edges[first].loc;
+    std::string edges = "'" + p.vertices[r.j1.vertex].name + " -> " +
+                        p.vertices[r.k.vertex].name + " -> " + p.vertices[r.i1.vertex].name + "'";
+    diags.warning(at, "an LU pattern in the layer of " + layer + " (" + edges +
+                          "): the products of these weight supports do not form a closed set, "
+                          "so as a two-layer network they have training problems without an "
+                          "optimum, on which gradient flow drives |theta| to infinity");
+    diags.note(at,
+               name(r.k) + " is the only path from " + name(r.j1) + " and " + name(r.j2) +
+                   " to " + name(r.i1) + " and from " + name(r.j1) + " to " + name(r.i2) + ", and " +
+                   name(r.i2) + " also reads " + name(r.j2) +
+                   (r.other.vertex == ~0u ? std::string(" directly") : " through " + name(r.other)) +
+                   "; " + std::to_string(r.copiesWithPattern) + " of the layer's " +
+                   std::to_string(r.innerCopies) +
+                   (r.copiesWithPattern == 1 ? " copies carries" : " copies carry") +
+                   " such a pattern");
+  }
+  if (lift::shallowScalarOutput(p))
+    diags.note(spec.loc, "--check-optimum: one hidden layer of relu or identity vertices and a "
+                         "scalar output: every training problem of this network has an optimum "
+                         "(Le, Riccietti and Gribonval, 2023)");
+  else if (found == 0)
+    diags.note(spec.loc, "--check-optimum: no LU pattern in the " + Twine(examined) +
+                             (examined == 1 ? " layer" : " layers") +
+                             " examined; the test finds certificates, so this does not prove "
+                             "that an optimum exists");
+}
+
 /// Kernels -> optimised module -> object -> shared library, and the header.
 int generate(const lift::LiftPlan &plan, SourceMgr &sm, DiagEngine &diags) {
   if (emit == Emit::Shared && outputName == "-") {
@@ -408,6 +476,10 @@ int run(SourceMgr &sm, DiagEngine &diags) {
   if (printEdges)
     limits.maxLiftedEdges = double(lift::maxListedEdges);
   try {
+    if (checkOptimumFlag) {
+      lift::LiftedGraph lifted = lift::buildLifted(plan, limits);
+      reportOptimum(lifted, *checked->modules[spec->module], *spec, diags);
+    }
     if (emit != Emit::Lifted && emit != Emit::Dot) {
       // The kernels depend on the plan, not on the lifted edges, which each
       // library rebuilds from its seed: check the plan, do not expand it.
