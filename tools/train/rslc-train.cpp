@@ -76,9 +76,12 @@ OptionTable options(Settings &s) {
   t.group("training");
   t.add("loss", "NAME", keywordList<Loss>() + " (cross-entropy: class-index targets)", s.loss);
   t.add("integrator", "NAME", keywordList<Integrator>(), s.integrator);
-  t.add("step-size", "H", "step size / learning rate", s.stepSize);
+  t.add("step-size", "H", "step size / learning rate; without it, euler and rk4 take their "
+        "step, and adaptive its first step, from the sharpness (see --auto-step), on one process",
+        s.stepSize);
   t.add("auto-step", "euler, rk4: the step from the sharpness lambda of the loss at the start "
-        "(1/lambda for euler, 2/lambda for rk4) instead of --step-size", s.autoStep);
+        "(1/lambda for euler and adaptive's first step, 2/lambda for rk4), even with --step-size",
+        s.autoStep);
   t.add("check-step", "euler, rk4: also run from the same start with half the step and twice "
         "the steps, and report how far apart the two end", s.checkStep);
   t.add("momentum", "M", "SGD momentum", s.momentum);
@@ -495,17 +498,30 @@ int main(int argc, char **argv) {
     die(std::string(s.autoStep ? "--auto-step" : "--check-step") +
             " follows gradient flow: it needs --integrator euler or rk4, on one process",
         2);
-  if (s.autoStep) { // the largest stable Euler step is 2/lambda; RK4's about 2.8/lambda
+  // Gradient flow without --step-size: the step from the sharpness, so that
+  // Euler stays within its stability limit 2/lambda (RK4's is about
+  // 2.8/lambda) however stiff the lift. Where lambda is not positive (a
+  // concave start), the fixed default. A resumed adaptive run continues
+  // with the step its checkpoint holds.
+  const bool stepFromSharpness =
+      s.autoStep || (!table.given("step-size") && world.size == 1 && s.steps > 0 &&
+                     (flow || (o.integrator == RSLC_ADAPTIVE && s.resume.empty())));
+  if (stepFromSharpness) {
     double lambda = 0;
     if (api.sharpness(m, x.data(), y.data(), nTrain, o.loss, 50, &lambda))
       die(api.last_error(m));
-    if (!(lambda > 0))
+    if (lambda > 0) {
+      o.step_size = (o.integrator == RSLC_RK4 ? 2.0 : 1.0) / lambda;
+      if (!s.quiet && world.rank == 0)
+        std::fprintf(stderr, "rslc-train: sharpness %.6g at the start: step size %.6g\n", lambda,
+                     o.step_size);
+    } else if (s.autoStep) {
       die("--auto-step: the sharpness at the start is " + std::to_string(lambda) +
           " (not positive); give --step-size");
-    o.step_size = (o.integrator == RSLC_EULER ? 1.0 : 2.0) / lambda;
-    if (!s.quiet && world.rank == 0)
-      std::fprintf(stderr, "rslc-train: sharpness %.6g at the start: step size %.6g\n", lambda,
-                   o.step_size);
+    } else if (!s.quiet && world.rank == 0) {
+      std::fprintf(stderr, "rslc-train: the sharpness at the start is %.6g (not positive): step "
+                   "size %g\n", lambda, o.step_size);
+    }
   }
   Reporter reporter; // metrics are the same on every rank: rank 0 reports
   reporter.quiet = s.quiet || world.rank > 0;
