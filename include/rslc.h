@@ -175,9 +175,9 @@ rslc_status rslc_train(rslc_model *model, const rslc_train_options *options,
 rslc_status rslc_evaluate(rslc_model *model, const rslc_real *x, const rslc_real *target,
                           int64_t n, rslc_loss loss, double *loss_out, double *accuracy_out);
 
-/* The sharpness: the Hessian's eigenvalue of largest magnitude, of the mean
- * loss over (x, target) at the current parameters (no weight decay), by
- * power iteration from a random direction (drawn from the model's seed) on
+/* The sharpness: the Hessian's largest eigenvalue, of the mean loss over
+ * (x, target) at the current parameters (no weight decay), by the Lanczos
+ * iteration from a random direction (drawn from the model's seed) on
  * Hessian-vector products formed as central differences of exact
  * gradients; at most `iterations` products, two gradient passes each.
  * Explicit Euler follows gradient flow only for steps below 2 / sharpness.

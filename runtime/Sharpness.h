@@ -6,12 +6,12 @@
 
 namespace rslc::rt {
 
-/// The Hessian's eigenvalue of largest magnitude at the current parameters,
-/// of the mean loss over n samples (no weight decay), by power iteration
-/// from a seeded random direction; at most `iterations` Hessian-vector
-/// products, stopping once two successive estimates agree within 1e-4
-/// relative. Leaves the parameters and gradients as they were; throws
-/// Error (a non-finite loss or gradient).
+/// The Hessian's largest eigenvalue at the current parameters,
+/// of the mean loss over n samples (no weight decay), by the Lanczos
+/// iteration from a seeded random direction; at most `iterations`
+/// Hessian-vector products, stopping once two successive estimates agree
+/// within 1e-5 relative. Leaves the parameters and gradients as they were;
+/// throws Error (a non-finite loss or gradient).
 double sharpness(ModelBase &model, const void *x, const void *target, int64_t n, Loss loss,
                  int64_t iterations, uint64_t seed);
 

@@ -370,7 +370,7 @@ class Model:
         return _metrics(final)
 
     def sharpness(self, x, target, loss="mse", iterations=20):
-        """The Hessian's eigenvalue of largest magnitude of the mean loss over
+        """The Hessian's largest eigenvalue of the mean loss over
         (x, target) at the current parameters (rslc_sharpness: power
         iteration on Hessian-vector products). Gradient flow's explicit
         Euler steps must stay below 2 / sharpness."""
