@@ -43,7 +43,7 @@ struct Settings {
   std::string loss = "mse", integrator = "euler";
   double stepSize = 0.1, momentum = 0.9, weightDecay = 0, tolerance = 1e-4;
   int64_t batchSize = 0, steps = 1000;
-  double targetLoss = 0, timeBudget = 0;
+  double targetLoss = 0, timeBudget = 0, flowTime = 0;
   uint64_t seed = 1, modelSeed = 0;
   double testFraction = 0;
   bool standardize = false, evalTrain = false, autoStep = false, checkStep = false;
@@ -91,6 +91,8 @@ OptionTable options(Settings &s) {
   t.add("steps", "N", "steps to train", s.steps);
   t.add("target-loss", "L", "stop below this training loss (0: never)", s.targetLoss);
   t.add("time-budget", "S", "stop after this many seconds (0: none)", s.timeBudget);
+  t.add("flow-time", "T", "gradient flow: stop at flow time T (euler, rk4: after ceil(T / h) "
+        "steps; adaptive: at the first log at or past T) (0: none)", s.flowTime);
   t.add("model-seed", "N", "seed of the lift and weights (0: the blueprint's)", s.modelSeed);
   t.add("eval-train", "mini-batch methods: evaluate the whole training set at each log "
         "(default: the mean over the mini-batches since the last log)", s.evalTrain);
@@ -157,6 +159,8 @@ struct Reporter {
   std::FILE *file = nullptr; ///< the log (stdout for "-"), every write checked
   std::string logPath, logError;
   bool tty = isatty(2), warned = false, quiet = false;
+  double flowLimit = 0;    ///< --flow-time of the adaptive integrator (0: none)
+  bool flowReached = false; ///< stopped there
   int64_t total = 0, base = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
@@ -206,7 +210,9 @@ struct Reporter {
                      (long long)m->step, m->loss, extra.c_str(), m->param_norm, m->grad_norm);
       }
     }
-    return interrupted ? 1 : 0;
+    if (r->flowLimit > 0 && m->flow_time >= r->flowLimit)
+      r->flowReached = true;
+    return interrupted || r->flowReached ? 1 : 0;
   }
 };
 
@@ -523,7 +529,13 @@ int main(int argc, char **argv) {
                    "size %g\n", lambda, o.step_size);
     }
   }
+  if (s.flowTime < 0 || (s.flowTime > 0 && !flow && o.integrator != RSLC_ADAPTIVE))
+    die("--flow-time needs a gradient-flow integrator (euler, rk4, adaptive) and a time >= 0", 2);
+  if (s.flowTime > 0 && flow) // fixed steps: the count that reaches T
+    s.steps = std::min<int64_t>(s.steps, int64_t(std::ceil(s.flowTime / o.step_size - 1e-9)));
   Reporter reporter; // metrics are the same on every rank: rank 0 reports
+  if (s.flowTime > 0 && !flow)
+    reporter.flowLimit = s.flowTime;
   reporter.quiet = s.quiet || world.rank > 0;
   reporter.logPath = s.log;
   if (world.rank == 0 && s.log == "-")
@@ -560,7 +572,8 @@ int main(int argc, char **argv) {
     if (status)
       break;
     done += o.max_steps;
-    bool finished = done >= s.steps || interrupted || !reporter.logError.empty() ||
+    bool finished = done >= s.steps || interrupted || reporter.flowReached ||
+                    !reporter.logError.empty() ||
                     (s.targetLoss > 0 && last.loss < s.targetLoss) ||
                     (s.timeBudget > 0 && last.wall_seconds >= s.timeBudget);
     if (world.rank == 0 && !s.checkpoint.empty() && (finished || s.checkpointEvery > 0) &&
