@@ -1,139 +1,247 @@
 #!/usr/bin/python3
-"""The convergence experiment of the paper: does a random sparse lift of a
-witness network reach loss < epsilon by gradient flow, with probability
-tending to 1 as the lift grows?
+"""The convergence experiment of the paper, redone: does gradient flow on a
+random sparse lift of the base network reach the witness's labels, with a
+probability tending to 1 as the lift grows, and in what flow time?
 
-For a blueprint, a witness module (the base network, whose random weights
-label random inputs: it reaches loss 0 on them by construction) and two lifts
-of it (dense = fully connected, sparse = random sparse), for each lift size n
-and each seed: compile the lift with -D n=N, train it from the seed's random
-structure and initialisation by gradient flow (RK4) until the training loss is
-below epsilon or the step budget is spent. Reports, per lift and n: the
-fraction of seeds that reached epsilon, the median final loss, the number of
-parameters and lifted edges, the median time. Writes a CSV and a PNG plot.
+Setting. The base network is the paper's MLP R^{r,g,b} -> R^4 (two hidden
+relu vertices). The witness is a small lift of it: 2 copies per hidden
+vertex, fully connected, with random weights and random biases (variance
+0.25); it labels Gaussian inputs (256 to train on, 256 held out). Students
+are lifts of the base network with n copies per hidden vertex and, unless
+the readout is `none`, n copies of the output read through the readout
+(mean: 1/n, sqrt: 1/sqrt(n), sum: 1). Their lift kinds: `dense` (full),
+`deg2`, `deg8`, `deg32` (sparse(degree = K), capped at n), `prob8`
+(sparse(prob = 8/n)). Each student starts from its seed's structure and
+standard initialisation (biases zero) and follows gradient flow by
+explicit Euler with the step 1/lambda from its sharpness at the start
+(rslc-train's default), until the training loss is below epsilon or the
+flow time reaches the horizon. On the first seeds the step is checked by
+rerunning with half the step (--check-step). Per (kind, readout, n) it
+reports the success rate at the horizon, the median flow time to epsilon,
+the median final and held-out losses, the median sharpness, the step
+check, and, at the sizes of --tangent-n, the tangent-approximation
+diagnostic at initialisation (experiments/tangent.py). Writes runs.csv,
+convergence.csv, convergence.md and convergence.png.
 
-    experiments/convergence.py --out results/convergence            # paper's rgb MLP
-    experiments/convergence.py --n 4,16,64 --seeds 3 --steps 300 --out /tmp/c  # quick
+    experiments/convergence.py --out results/convergence
+    experiments/convergence.py --n 1,4,16 --seeds 2 --horizon 50 --out /tmp/c   # quick
 """
 import argparse
 import csv
 import os
+import re
 import statistics
 import sys
 
+import numpy as np
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rslcexp  # noqa: E402
+import tangent  # noqa: E402
+
+BASE = """module rgb_mlp {
+  input r, g, b;
+  hidden h1, h2: relu;
+  output y: 4;
+  r, g, b -> h1 -> h2 -> y;
+}
+lift witness of rgb_mlp {
+  size h1, h2: 2;
+  init bias h1, h2, y: normal(scale = 0.5);
+  seed: 7;
+}
+"""
+
+KINDS = {"dense": lambda n: "full",
+         "deg2": lambda n: f"sparse(degree = {min(2, n)})",
+         "deg8": lambda n: f"sparse(degree = {min(8, n)})",
+         "deg32": lambda n: f"sparse(degree = {min(32, n)})",
+         "prob8": lambda n: f"sparse(prob = {min(1.0, 8 / n):.6g})"}
+
+
+def student(kind, readout, n):
+    """The blueprint of one student lift."""
+    lines = [f"lift student of rgb_mlp {{", f"  size h1, h2: {n};",
+             f"  edges h1 -> h2: {KINDS[kind](n)};"]
+    if readout != "none":
+        lines += [f"  size y: {n};", f"  edges h2 -> y: {KINDS[kind](n)};", f"  readout: {readout};"]
+    return BASE + "\n".join(lines + ["}"]) + "\n"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--blueprint", default=os.path.join(rslcexp.ROOT, "examples", "rgb_mlp.rsl"))
-    ap.add_argument("--witness", default="rgb_mlp", help="module whose identity lift labels the data")
-    ap.add_argument("--dense", default="wide", help="fully-connected lift ('' to skip)")
-    ap.add_argument("--sparse", default="sparse", help="random sparse lift ('' to skip)")
-    ap.add_argument("-D", dest="defines", action="append", default=[], help="other blueprint parameters, k=v")
-    ap.add_argument("--n", default="4,8,16,32,64,128,256,512,1024,2048,4096", help="lift sizes")
-    ap.add_argument("--dense-n", help="lift sizes of the dense lift (default: --n)")
-    ap.add_argument("--size-param", default="n", help="the blueprint parameter the sizes set")
-    ap.add_argument("--degree", type=int, default=16, help="sparse in-degree (capped at n)")
-    ap.add_argument("--degree-param", default="k", help="the blueprint parameter the degree sets")
+    ap.add_argument("--kinds", default="dense,deg2,deg8,deg32,prob8")
+    ap.add_argument("--readouts", default="sqrt", help="none, mean, sqrt, sum (comma-separated)")
+    ap.add_argument("--n", default="1,2,4,8,16,32,64,128,256,512,1024,2048,4096")
+    ap.add_argument("--dense-max", type=int, default=1024, help="largest n of the dense lift")
+    ap.add_argument("--max-steps", type=float, default=5e5,
+                    help="skip sizes whose horizon takes more Euler steps than this "
+                         "(sharpness x horizon, at seed 1)")
     ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--epsilon", type=float, default=1e-3)
+    ap.add_argument("--check-seeds", type=int, default=2, help="seeds run with --check-step")
+    ap.add_argument("--epsilon", type=float, default=1e-4)
+    ap.add_argument("--horizon", type=float, default=1000, help="flow time of each run")
     ap.add_argument("--samples", type=int, default=256)
-    ap.add_argument("--integrator", default="rk4")
-    ap.add_argument("--step-size", type=float, default=0.05)
-    ap.add_argument("--steps", type=int, default=4000, help="step budget of each run")
-    ap.add_argument("--time-budget", type=float, default=0, help="seconds per run (0: none)")
+    ap.add_argument("--tangent-n", default="4,64,1024", help="sizes of the tangent diagnostic")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--out", required=True, help="folder for convergence.csv, convergence.png, logs")
+    ap.add_argument("--out", required=True)
     a = ap.parse_args()
-
     os.makedirs(a.out, exist_ok=True)
-    defines = dict(d.split("=", 1) for d in a.defines)
-    witness = rslcexp.compile_model(a.blueprint, os.path.join(a.out, "witness"), module=a.witness,
-                                    defines=defines)
-    lifts = [(kind, name) for kind, name in (("dense", a.dense), ("sparse", a.sparse)) if name]
-    sizes = {"sparse": [int(s) for s in a.n.split(",")]}
-    sizes["dense"] = [int(s) for s in a.dense_n.split(",")] if a.dense_n else sizes["sparse"]
 
-    runs = []
-    for kind, lift in lifts:
-        for n in sizes[kind]:
-            values = dict(defines, **{a.size_param: n})
-            # Every lift of the file is checked: cap the degree at n (where
-            # the sparse lift is then fully connected).
-            values[a.degree_param] = min(a.degree, n)
-            lib = rslcexp.compile_model(a.blueprint, os.path.join(a.out, f"{kind}_{n}"), lift=lift,
-                                        defines=values)
-            params, edges = rslcexp.sizes(lib)
-            for seed in range(1, a.seeds + 1):
-                runs.append((kind, n, lib, params, edges, seed))
+    # The data: the witness's labels on Gaussian inputs, in double precision.
+    with open(os.path.join(a.out, "witness.rsl"), "w") as f:
+        f.write(BASE)
+    witness = tangent.rslc.load(rslcexp.compile_model(
+        os.path.join(a.out, "witness.rsl"), os.path.join(a.out, "witness"), lift="witness",
+        precision="f64"))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2 * a.samples, 3))
+    y = witness.forward(x)
+    train, test = os.path.join(a.out, "train.npz"), os.path.join(a.out, "test.npz")
+    np.savez(train, x=x[:a.samples], y=y[:a.samples])
+    np.savez(test, x=x[a.samples:], y=y[a.samples:])
 
-    def one(run):
-        kind, n, lib, params, edges, seed = run
-        log = os.path.join(a.out, f"{kind}_{n}_seed{seed}.jsonl")
-        last = rslcexp.finished(log, a.steps, a.epsilon)  # from an earlier, interrupted sweep
-        if last is None:
-            last, _ = rslcexp.train(lib, log, [
-            "--teacher", witness, "--samples", a.samples, "--model-seed", seed,
-            "--integrator", a.integrator, "--step-size", a.step_size, "--steps", a.steps,
-                "--target-loss", a.epsilon, "--time-budget", a.time_budget, "--log-every", 1000])
-        seconds = last["wall_seconds"]
+    configs = [(kind, readout, n) for readout in a.readouts.split(",") for kind in a.kinds.split(",")
+               for n in (int(v) for v in a.n.split(",")) if kind != "dense" or n <= a.dense_max]
+
+    def library(kind, readout, n, precision=None):
+        stem = os.path.join(a.out, f"{kind}-{readout}-{n}" + (f"-{precision}" if precision else ""))
+        with open(stem + ".rsl", "w") as f:
+            f.write(student(kind, readout, n))
+        return rslcexp.compile_model(stem + ".rsl", stem, lift="student", precision=precision)
+
+    def run(kind, readout, n, lib, seed):
+        log = os.path.join(a.out, f"{kind}-{readout}-{n}-s{seed}.jsonl")
+        args = ["--data", train, "--test-data", test, "--model-seed", seed, "--integrator", "euler",
+                "--flow-time", a.horizon, "--steps", 10 ** 9, "--target-loss", a.epsilon,
+                "--log-every", 1000]
+        if seed <= a.check_seeds:
+            args.append("--check-step")
+        last, seconds = rslcexp.train(lib, log, args)
+        check = re.search(r"end (\S+) apart", last["stderr"])
         loss = last["loss"] if last["loss"] is not None else float("inf")
-        print(f"{kind:6s} n={n:5d} seed={seed:2d} loss={loss:.3g} steps={last['step']} "
-              f"{seconds:.1f}s", flush=True)
-        return dict(kind=kind, n=n, seed=seed, params=params, edges=edges, loss=loss,
-                    steps=last["step"], seconds=seconds, reached=loss < a.epsilon)
+        return dict(kind=kind, readout=readout, n=n, seed=seed, loss=loss,
+                    test_loss=last["test_loss"], reached=loss < a.epsilon,
+                    flow_time=last["flow_time"], steps=last["step"],
+                    sharpness=1 / last["step_size"],  # Euler's default step is 1/lambda
+                    step_check=float(check.group(1)) if check else None,
+                    seconds=round(seconds, 2))
 
-    results = rslcexp.parallel(a.jobs, one, runs)
-    with open(os.path.join(a.out, "runs.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(results[0]))
-        w.writeheader()
-        w.writerows(results)
+    rows, skipped = [], []
+    for kind, readout, n in configs:
+        lib = library(kind, readout, n)
+        params, edges = rslcexp.sizes(lib)
+        # One step first: the sharpness says how many steps the horizon takes.
+        probe, _ = rslcexp.train(lib, os.path.join(a.out, "probe.jsonl"),
+                                 ["--data", train, "--model-seed", 1, "--steps", 1, "--log-every", 0],
+                                 quiet=False)
+        lam = re.search(r"sharpness (\S+) at the start", probe["stderr"])
+        if not lam:
+            print(f"{kind} {readout} n={n}: no positive sharpness at the start; not run", flush=True)
+            skipped.append((kind, readout, n))
+            continue
+        if float(lam.group(1)) * a.horizon > a.max_steps:
+            print(f"{kind} {readout} n={n}: sharpness {float(lam.group(1)):.3g}: the horizon "
+                  f"takes {float(lam.group(1)) * a.horizon:.3g} steps; not run", flush=True)
+            skipped.append((kind, readout, n))
+            continue
+        first = run(kind, readout, n, lib, 1)
+        rest = rslcexp.parallel(a.jobs, lambda s: run(kind, readout, n, lib, s),
+                                range(2, a.seeds + 1))
+        for r in [first] + rest:
+            r.update(params=params, edges=edges)
+            rows.append(r)
+        done = [r for r in rows if (r["kind"], r["readout"], r["n"]) == (kind, readout, n)]
+        print(f"{kind:6s} {readout:5s} n={n:5d} params={params:8d} reached "
+              f"{sum(r['reached'] for r in done)}/{len(done)} median flow time "
+              f"{statistics.median(r['flow_time'] for r in done):.4g} lambda "
+              f"{first['sharpness']}", flush=True)
+    write_csv(os.path.join(a.out, "runs.csv"), rows)
+
+    tangents = {}
+    for kind, readout, n in configs:
+        if str(n) in a.tangent_n.split(",") and (kind, readout, n) not in skipped:
+            model = tangent.rslc.load(library(kind, readout, n, "f64"), seed=1)
+            lin = tangent.Linearised(model, x[:a.samples])
+            loss0 = 0.5 * float(np.sum((lin.F - y[:a.samples]) ** 2)) / a.samples
+            u, residual = tangent.tangent_fit(lin, y[:a.samples], 200)
+            tangents[kind, readout, n] = (0.5 * residual / a.samples / loss0,
+                                          float(np.linalg.norm(u) / np.linalg.norm(lin.theta)))
+            model.close()
 
     summary = []
-    for kind, _ in lifts:
-        for n in sizes[kind]:
-            rs = [r for r in results if r["kind"] == kind and r["n"] == n]
-            summary.append(dict(kind=kind, n=n, params=rs[0]["params"], edges=rs[0]["edges"],
-                                seeds=len(rs), success_rate=sum(r["reached"] for r in rs) / len(rs),
-                                median_loss=statistics.median(r["loss"] for r in rs),
-                                median_steps=statistics.median(r["steps"] for r in rs),
-                                median_seconds=round(statistics.median(r["seconds"] for r in rs), 3)))
-    path = os.path.join(a.out, "convergence.csv")
+    for kind, readout, n in configs:
+        rs = [r for r in rows if (r["kind"], r["readout"], r["n"]) == (kind, readout, n)]
+        if not rs:
+            continue
+        ok = [r for r in rs if r["reached"]]
+        checks = [r["step_check"] for r in rs if r["step_check"] is not None]
+        t = tangents.get((kind, readout, n))
+        summary.append(dict(
+            kind=kind, readout=readout, n=n, params=rs[0]["params"], seeds=len(rs),
+            success_rate=len(ok) / len(rs),
+            median_flow_time_to_eps=statistics.median(r["flow_time"] for r in ok) if len(ok) * 2 > len(rs) else None,
+            median_loss=statistics.median(r["loss"] for r in rs),
+            median_test_loss=statistics.median(r["test_loss"] for r in rs),
+            median_sharpness=statistics.median(r["sharpness"] for r in rs if r["sharpness"]),
+            max_step_check=max(checks) if checks else None,
+            tangent_fraction=t[0] if t else None, tangent_step=t[1] if t else None,
+            median_seconds=statistics.median(r["seconds"] for r in rs)))
+    write_csv(os.path.join(a.out, "convergence.csv"), summary)
+    with open(os.path.join(a.out, "convergence.md"), "w") as f:
+        f.write("| kind | readout | n | parameters | reached eps | median flow time to eps | "
+                "median loss | median held-out loss | sharpness | step check | tangent residual | "
+                "tangent \\|u\\|/\\|theta\\| |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+        g = lambda v, spec=".3g": "-" if v is None else format(v, spec)  # noqa: E731
+        for s in summary:
+            f.write(f"| {s['kind']} | {s['readout']} | {s['n']} | {s['params']} | "
+                    f"{round(s['success_rate'] * s['seeds'])}/{s['seeds']} | "
+                    f"{g(s['median_flow_time_to_eps'])} | {g(s['median_loss'])} | "
+                    f"{g(s['median_test_loss'])} | {g(s['median_sharpness'])} | "
+                    f"{g(s['max_step_check'], '.2g')} | {g(s['tangent_fraction'], '.2g')} | "
+                    f"{g(s['tangent_step'], '.2g')} |\n")
+        for kind, readout, n in skipped:
+            f.write(f"| {kind} | {readout} | {n} | not run: too stiff for the horizon |||||||||\n")
+    print(open(os.path.join(a.out, "convergence.md")).read())
+    plot(summary, a, os.path.join(a.out, "convergence.png"))
+
+
+def write_csv(path, rows):
+    if not rows:
+        return
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(summary[0]))
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
-        w.writerows(summary)
+        w.writerows(rows)
     print(f"wrote {path}")
-    for s in summary:
-        print("{kind:6s} n={n:5d} params={params:8d} success={success_rate:.2f} "
-              "median_loss={median_loss:.3g} median_time={median_seconds}s".format(**s))
-    plot(summary, lifts, a, os.path.join(a.out, "convergence.png"))
 
 
-def plot(summary, lifts, a, path):
+def plot(summary, a, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, (left, right, third) = plt.subplots(1, 3, figsize=(15, 4))
-    for kind, name in lifts:
-        rows = [s for s in summary if s["kind"] == kind]
-        ns = [s["n"] for s in rows]
-        left.plot(ns, [s["median_loss"] for s in rows], "o-", label=f"{kind} ({name})")
-        right.plot(ns, [s["success_rate"] for s in rows], "o-", label=f"{kind} ({name})")
-        third.plot(ns, [s["median_steps"] * a.step_size for s in rows], "o-", label=f"{kind} ({name})")
-    left.axhline(a.epsilon, color="gray", ls="--", lw=1, label="epsilon")
-    left.set(xscale="log", yscale="log", xlabel="copies per hidden vertex n",
-             ylabel=f"median final loss ({a.steps} steps)")
-    right.set(xscale="log", ylim=(-0.05, 1.05), xlabel="copies per hidden vertex n",
-              ylabel=f"fraction of {a.seeds} seeds with loss < {a.epsilon:g}")
-    third.set(xscale="log", yscale="log", xlabel="copies per hidden vertex n",
-              ylabel="median flow time t = steps x h at the end")
-    rslcexp.save_figure(fig, (left, right, third),
-                        f"{os.path.basename(a.blueprint)}: gradient flow ({a.integrator}, h={a.step_size}) "
-                        f"on {a.samples} samples labelled by the witness", path)
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    for kind in a.kinds.split(","):
+        for readout in a.readouts.split(","):
+            rs = [s for s in summary if s["kind"] == kind and s["readout"] == readout]
+            if not rs:
+                continue
+            label = kind + ("" if len(a.readouts.split(",")) == 1 else f", {readout}")
+            ns = [s["n"] for s in rs]
+            axes[0].plot(ns, [s["success_rate"] for s in rs], "o-", label=label)
+            t = [(s["n"], s["median_flow_time_to_eps"]) for s in rs if s["median_flow_time_to_eps"]]
+            if t:
+                axes[1].plot(*zip(*t), "o-", label=label)
+            axes[2].plot(ns, [s["median_test_loss"] for s in rs], "o-", label=label)
+    axes[0].set(xscale="log", ylim=(-0.05, 1.05), xlabel="copies per hidden vertex n",
+                ylabel=f"fraction reaching loss < {a.epsilon:g} by t = {a.horizon:g}")
+    axes[1].set(xscale="log", yscale="log", xlabel="copies per hidden vertex n",
+                ylabel="median flow time to epsilon")
+    axes[2].set(xscale="log", yscale="log", xlabel="copies per hidden vertex n",
+                ylabel="median held-out loss at the end")
+    rslcexp.save_figure(fig, axes, f"Gradient flow (Euler, h = 1/sharpness) to the labels of a "
+                        f"2-copy witness with biases; readout {a.readouts}", path)
 
 
 if __name__ == "__main__":

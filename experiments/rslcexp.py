@@ -35,13 +35,14 @@ def compile_model(blueprint, out, lift=None, module=None, defines=None, precisio
     return out + ".so"
 
 
-def train(model, log, args, threads=1):
+def train(model, log, args, threads=1, quiet=True):
     """rslc-train MODEL --log LOG ARGS...; returns (last metrics, seconds).
 
     The last JSON line holds the final step's metrics (the runtime reports the
     last step whatever the period)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    cmd = [os.path.join(BIN, "rslc-train"), model, "--log", log, "--quiet"] + [str(a) for a in args]
+    cmd = [os.path.join(BIN, "rslc-train"), model, "--log", log] + (["--quiet"] if quiet else []) + \
+        [str(a) for a in args]
     start = time.perf_counter()
     run = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
@@ -49,6 +50,7 @@ def train(model, log, args, threads=1):
     if last is None or run.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(cmd)} failed ({run.returncode}): {run.stderr.strip()}")
     last["exit_status"] = run.returncode  # 1: stopped on a non-finite loss
+    last["stderr"] = run.stderr  # what rslc-train said (the sharpness, a step check)
     return last, seconds
 
 
