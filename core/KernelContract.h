@@ -100,7 +100,7 @@ constexpr KernelArg dataGradArgs[] = {
 constexpr KernelArg actForwardArgs[] = {{"Z", A::Reals}, {"bias", A::Reals}, {"Y", A::RealsOut},
                                         {"j0", A::Int},  {"j1", A::Int},     {"B", A::Int}};
 /// dZ = the gradient through act of dY; dbias += that of the vertex's own
-/// parameters (bias, dbias may be null).
+/// parameters (bias and dbias are null for vertices without them, and only then).
 constexpr KernelArg actBackwardArgs[] = {
     {"Z", A::Reals},      {"bias", A::Reals}, {"dY", A::Reals}, {"dZ", A::RealsOut},
     {"dbias", A::RealsOut}, {"j0", A::Int},   {"j1", A::Int},   {"B", A::Int}};

@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-#define RSLC_ABI_VERSION 4
+#define RSLC_ABI_VERSION 5
 
 #ifndef RSLC_REAL_DEFINED
 #define RSLC_REAL_DEFINED
@@ -37,7 +37,8 @@ typedef enum rslc_status {
   RSLC_ERROR_INTERNAL = 6, /* a bug in rslc */
   RSLC_ERROR_NUMERIC = 7,  /* NaN or infinity encountered */
   RSLC_ERROR_IO = 8,       /* a file could not be read or written */
-  RSLC_ERROR_UNSUPPORTED = 9, /* this machine cannot run the library (CPU features) */
+  RSLC_ERROR_UNSUPPORTED = 9, /* this machine cannot run the library (CPU features), or the
+                                 model's kinds lack the operation (rslc_jvp) */
   RSLC_STATUS_INT_RANGE_ = 0x7fffffff
 } rslc_status;
 
@@ -80,6 +81,15 @@ rslc_status rslc_backward(rslc_model *model, const rslc_real *dy, rslc_real *dx)
  * Cross-entropy: target[batch] holds class indices (as rslc_real). */
 rslc_status rslc_loss_and_grad(rslc_model *model, const rslc_real *x, const rslc_real *target,
                                int64_t batch, rslc_loss loss, double *loss_out);
+/* Jacobian-vector product: dy[batch][output_size] = the derivative of
+ * f(x) along the parameter direction dtheta[num_params], exact (forward
+ * mode: the forward kernels on tangents, the activations' derivatives), at
+ * the current parameters. Networks of sums with elementwise or softmax
+ * activations and linear, conv, diag, skip or avgpool maps; other kinds
+ * give RSLC_ERROR_UNSUPPORTED. Runs a forward on x (backward then follows
+ * that forward). */
+rslc_status rslc_jvp(rslc_model *model, const rslc_real *x, int64_t batch, const rslc_real *dtheta,
+                     rslc_real *dy);
 
 /* The lifted network as JSON (docs/abi.md, "Structure"): its vertices
  * (shapes, copies, activations), base edges (maps, lift kinds, counts) and

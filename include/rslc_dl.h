@@ -27,7 +27,7 @@ extern "C" {
 #define RSLC_DL_FUNCTIONS(X)                                                                       \
   X(abi_version) X(blueprint_name) X(real_size) X(create) X(destroy) X(last_error)                 \
   X(input_size) X(output_size) X(num_params) X(num_lifted_edges) X(num_copies) X(seed)             \
-  X(forward) X(backward) X(loss_and_grad) X(describe) X(lifted_edges) X(get_params)                \
+  X(forward) X(backward) X(loss_and_grad) X(jvp) X(describe) X(lifted_edges) X(get_params)                \
   X(set_params) X(get_grads)                                                                       \
   X(zero_grads) X(default_train_options) X(train) X(evaluate) X(sharpness) X(save) X(load)      \
   X(set_note) X(note)

@@ -188,6 +188,15 @@ RSLC_EXPORT rslc_status rslc_loss_and_grad(rslc_model *m, const rslc_real *x, co
   return guarded(m, [&] { *loss_out = m->impl->lossAndGrad(x, target, batch, rslc::Loss(loss)); });
 }
 
+RSLC_EXPORT rslc_status rslc_jvp(rslc_model *m, const rslc_real *x, int64_t batch,
+                                 const rslc_real *dtheta, rslc_real *dy) {
+  CHECK_IDLE(m, "rslc_jvp");
+  REQUIRE(x && dtheta && dy, RSLC_ERROR_NULL, "rslc_jvp: x, dtheta and dy must not be null");
+  REQUIRE(batch > 0, RSLC_ERROR_SIZE, "rslc_jvp: batch must be positive, got " + std::to_string(batch));
+  REQUIRE(batchFits(m, batch), RSLC_ERROR_SIZE, tooLarge("rslc_jvp", "batch", batch, m));
+  return guarded(m, [&] { m->impl->jvp(x, batch, dtheta, dy); });
+}
+
 RSLC_EXPORT const char *rslc_describe(const rslc_model *m) {
   if (!valid(m))
     return nullptr;

@@ -249,6 +249,84 @@ public:
     }
   }
 
+  /// Forward mode on the kernels: for each vertex in forward order,
+  /// dZ = sum over in-edges of M(dW, Y_u) + M(W, dY_u) (the forward
+  /// kernel is linear in each of W and Y for the maps allowed), plus the
+  /// bias's tangent; dY = act'(Z + b) dZ, which is what the activation's
+  /// backward kernel computes (for softmax too: its Jacobian is symmetric).
+  void jvp(const void *xv, int64_t n, const void *dthetav, void *dyv) override {
+    const LiftPlan &p = g.plan;
+    for (size_t v = 0; v < p.vertices.size(); ++v) {
+      const PlanVertex &pv = p.vertices[v];
+      if (pv.role != Role::Input && (pv.agg != Aggregation::Sum || pv.act == Activation::LayerNorm))
+        throw Error{RSLC_ERROR_UNSUPPORTED,
+                    "rslc_jvp: vertex '" + pv.name + "' (" +
+                        std::string(pv.act == Activation::LayerNorm ? keyword(pv.act)
+                                                                    : keyword(pv.agg)) +
+                        ") has no Jacobian-vector product yet"};
+    }
+    for (const PlanEdge &pe : p.edges)
+      if (pe.map == MapKind::MaxPool)
+        throw Error{RSLC_ERROR_UNSUPPORTED, "rslc_jvp: maxpool edges have no Jacobian-vector "
+                                            "product yet"};
+    const T *dtheta = static_cast<const T *>(dthetav);
+    T *dy = static_cast<T *>(dyv);
+    for (size_t k = 0; k < params.size(); ++k)
+      if (!std::isfinite(dtheta[k]))
+        throw Error{RSLC_ERROR_NUMERIC, "rslc_jvp: dtheta[" + std::to_string(k) +
+                                            "] is not a finite number"};
+    lossY.resize(size_t(n * outputSize));
+    run(static_cast<const T *>(xv), nullptr, n, lossY.data());
+    std::vector<std::vector<T>> tZ(p.vertices.size()), tY(p.vertices.size());
+    for (const Level &level : forwardLevels)
+      for (unsigned v : level.vertices) {
+        const PlanVertex &pv = p.vertices[v];
+        const int64_t rows = pv.copies, per = pv.dim * n;
+        tZ[v].assign(size_t(rows * per), T(0));
+        tY[v].assign(size_t(rows * per), T(0));
+        const T *dbias = g.vertexTensor[v] >= 0 ? dtheta + g.tensors[g.vertexTensor[v]].offset
+                                                : nullptr;
+        // The backward kernel adds its bias gradient somewhere: a scratch.
+        std::vector<T> scratch(g.vertexTensor[v] >= 0 ? g.tensors[g.vertexTensor[v]].size : 0);
+#pragma omp parallel for schedule(dynamic, 1) if (rows * per >= 4096)
+        for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+          const int64_t r1 = std::min(rows, r0 + 16);
+          for (size_t e : inEdges[v]) {
+            const LiftedEdge &le = g.edges[e];
+            const unsigned u = p.edges[e].src;
+            if (p.edges[e].group != noGroup)
+              edgeKernels[e].forward(dtheta + g.tensors[p.edges[e].group].offset, Y[u].data(),
+                                     tZ[v].data(), le.col.data(), le.rowPtr.data(), r0, r1, 0, n,
+                                     n);
+            if (!tY[u].empty())
+              edgeKernels[e].forward(weights(e, params), tY[u].data(), tZ[v].data(),
+                                     le.col.data(), le.rowPtr.data(), r0, r1, 0, n, n);
+          }
+          if (dbias && pv.bias) // a bias per component of every copy
+            for (int64_t row = r0 * pv.dim; row < r1 * pv.dim; ++row)
+              for (int64_t b = 0; b < n; ++b)
+                tZ[v][row * n + b] += dbias[row];
+          vertexKernels[v].backward(Z[v].data(), bias(v, params), tZ[v].data(), tY[v].data(),
+                                    scratch.empty() ? nullptr : scratch.data(), r0, r1, n);
+        }
+      }
+    int64_t off = 0;
+    for (size_t v = 0; v < p.vertices.size(); ++v) {
+      const PlanVertex &pv = p.vertices[v];
+      if (pv.role != Role::Output)
+        continue;
+      const T c = readoutScale(pv.copies);
+      for (int64_t a = 0; a < pv.dim; ++a)
+        for (int64_t b = 0; b < n; ++b) {
+          T sum = 0;
+          for (int64_t j = 0; j < pv.copies; ++j)
+            sum += tY[v][(j * pv.dim + a) * n + b];
+          dy[b * outputSize + off + a] = c * sum;
+        }
+      off += pv.dim;
+    }
+  }
+
   double lossAndGrad(const void *xv, const void *tv, int64_t n, Loss loss) override {
     const T *x = static_cast<const T *>(xv), *target = static_cast<const T *>(tv);
     checkTargets(loss, target, n, outputSize);

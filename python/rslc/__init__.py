@@ -251,6 +251,22 @@ class Model:
         self._forward_batch = x.shape[0]
         return y
 
+    def jvp(self, x, dtheta):
+        """The Jacobian-vector product: the derivative of f(x), shape
+        (batch, output_size), along the parameter direction dtheta (shape
+        (num_params,)), exact, at the current parameters (rslc_jvp). Runs a
+        forward on x."""
+        x = self._rows(x, self.input_size, "x")
+        d = np.ascontiguousarray(dtheta, dtype=self.dtype).reshape(-1)
+        if d.size != self.num_params:
+            raise RslcError(f"dtheta has {d.size} values; the model has {self.num_params} "
+                            "parameters", "RSLC_ERROR_SIZE")
+        dy = np.empty((x.shape[0], self.output_size), self.dtype)
+        self._check(self._lib.rslc_jvp(self._live(), self._ptr(x), x.shape[0], self._ptr(d),
+                                       self._ptr(dy)))
+        self._forward_batch = x.shape[0]
+        return dy
+
     def backward(self, dy):
         """Given dL/dy for the last forward, adds dL/dtheta to the gradients
         and returns dL/dx."""
@@ -371,7 +387,7 @@ class Model:
 
     def sharpness(self, x, target, loss="mse", iterations=20):
         """The Hessian's largest eigenvalue of the mean loss over
-        (x, target) at the current parameters (rslc_sharpness: power
+        (x, target) at the current parameters (rslc_sharpness: the Lanczos
         iteration on Hessian-vector products). Gradient flow's explicit
         Euler steps must stay below 2 / sharpness."""
         x = self._rows(x, self.input_size, "x")

@@ -2,7 +2,7 @@
 do not edit."""
 import ctypes
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 RSLC_OK = 0
 RSLC_ERROR_NULL = 1
@@ -86,6 +86,7 @@ FUNCTIONS = {
     "rslc_forward": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]),
     "rslc_backward": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
     "rslc_loss_and_grad": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.POINTER(ctypes.c_double)]),
+    "rslc_jvp": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]),
     "rslc_describe": (ctypes.c_char_p, [ctypes.c_void_p]),
     "rslc_lifted_edges": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint32), ctypes.c_int64]),
     "rslc_get_params": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]),

@@ -166,3 +166,57 @@ def test_sharpness_against_the_dense_hessian(build, tmp_path):
     assert negative_seen  # the hard case was exercised
     with pytest.raises(rslc.RslcError, match="iterations must be positive"):
         m.sharpness(x, t, iterations=0)
+
+
+JVP_BLUEPRINTS = {
+    # sparse MLP, lifted outputs read through sqrt, tanh and relu
+    "mlp": "module m { input x: 3; hidden h1: tanh; hidden h2: relu; output y: 2; "
+           "x -> h1 -> h2 -> y; }\n"
+           "lift l of m { size h1, h2, y: 6; edges h1 -> h2, h2 -> y: sparse(degree = 3); "
+           "readout: sqrt; init bias h1, h2: normal(scale = 0.3); }\n",
+    # diag and skip edges, a softmax vertex, the input read by components
+    "mixed": "module m { input x: 4; hidden a: 4, sigmoid; hidden s: 4, softmax; output y: 4; "
+             "x -> a; a -> s: diag; x -> s: skip; s -> y; }\n"
+             "lift l of m { size a: 3; edges x -> a: sparse(degree = 2); }\n",
+    # convolution and average pooling on a 6 x 6 map
+    "conv": "module m { input x: [6, 6]; hidden c: [6, 6], relu; hidden p: [3, 3], identity; "
+            "output y: 2; x -> c: conv(kernel = 3, padding = 1); c -> p: avgpool(kernel = 2); "
+            "p -> y; }\nlift l of m { size c, p: 2; edges c -> p: diagonal; }\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(JVP_BLUEPRINTS))
+def test_jvp_against_differences_and_the_adjoint(tmp_path, name):
+    """rslc_jvp (forward mode on the kernels) in double precision against
+    central differences of the forward pass, and against the backward pass
+    through the adjoint identity <J u, s> = <u, J^T s>."""
+    bp = tmp_path / f"{name}.rsl"
+    bp.write_text(JVP_BLUEPRINTS[name])
+    m = rslc.load(rslc.compile(str(bp), out=str(tmp_path / name), precision="f64"))
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, m.input_size))
+    theta = m.params.copy()
+    u = rng.normal(size=theta.size)
+    ju = m.jvp(x, u)
+    e = 1e-6
+    m.params = theta + e * u
+    plus = m.forward(x)
+    m.params = theta - e * u
+    minus = m.forward(x)
+    m.params = theta
+    assert np.allclose(ju, (plus - minus) / (2 * e), rtol=1e-6, atol=1e-8), name
+    s = rng.normal(size=ju.shape)
+    m.zero_grads()
+    m.forward(x)
+    m.backward(s)
+    assert abs(np.sum(ju * s) - m.grads @ u) <= 1e-10 * (1 + abs(m.grads @ u)), name
+
+
+def test_jvp_refuses_what_it_lacks(tmp_path):
+    bp = tmp_path / "ln.rsl"
+    bp.write_text("module m { input x: 4; hidden n: 4, layernorm; output y; x -> n -> y; }\n")
+    m = rslc.load(rslc.compile(str(bp), out=str(tmp_path / "ln")))
+    with pytest.raises(rslc.RslcError, match="vertex 'n' \\(layernorm\\) has no Jacobian-vector"):
+        m.jvp(np.zeros((1, 4)), np.zeros(m.num_params))
+    with pytest.raises(rslc.RslcError, match="dtheta has 3 values"):
+        m.jvp(np.zeros((1, 4)), np.zeros(3))
