@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the six experiments of docs/experiments.md at
-# the sizes reported there (about 72 minutes on 2 cores), writing CSVs and
+# Sets everything up and runs the experiments of docs/experiments.md at
+# the sizes reported there (a few hours on 2 cores), writing CSVs and
 # PNGs under results/ (then copy them to docs/figures/ to update the report).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
 "$top/scripts/install_peers.sh"
 out=${1:-$top/results}
-"$top/experiments/convergence.py" --n 1,2,4,8,16,32,64,128,256,512,1024,2048,4096 \
-  --dense-n 1,2,4,8,16,32,64,128,256,512 --degree 8 --seeds 8 --epsilon 1e-4 \
-  --integrator euler --step-size 0.05 --steps 10000 --out "$out/convergence"
+"$top/experiments/convergence.py" --n 1,2,4,8,16,32,64,128,256,512,1024 --dense-max 64 \
+  --seeds 10 --horizon 2000 --max-steps 1e6 --tangent-n 4,64,1024 --out "$out/convergence"
+"$top/experiments/convergence.py" --kinds deg8 --n 2048,4096 --seeds 10 --horizon 2000 \
+  --tangent-n 0 --out "$out/convergence-large"
+"$top/experiments/convergence.py" --kinds deg8 --readouts none,mean,sum --n 1,4,16,64,256 \
+  --seeds 10 --horizon 2000 --tangent-n 0 --out "$out/convergence-readouts"
+"$top/experiments/flow_accuracy.py" --out "$out/flow_accuracy"
 "$top/experiments/width_vs_data.py" --samples 16,32,64,128,256,512,1024,2048 \
   --max-width 2048 --seeds 2 --steps 3000 --out "$out/width"
+"$top/experiments/width_seed002.py" --seeds 3 --max-width 1024 --out "$out/seed002"
 "$top/experiments/real_data.py" --epochs 10 --out "$out/real"
 "$top/experiments/architectures.py" --epochs 3 --threads 1,2 --out "$out/architectures"
 "$top/experiments/lu_pattern.py" --out "$out/lu"
