@@ -276,6 +276,7 @@ void reportOptimum(const lift::LiftedGraph &g, const BaseGraph &base, const Lift
         return e;
     internalError("--check-optimum: a certificate names a missing edge");
   };
+  constexpr unsigned maxListed = 10; // a deep lift has a pattern per layer
   unsigned examined = 0, found = 0;
   for (const lift::OptimumReport &r : lift::checkOptimum(g)) {
     std::string layer;
@@ -293,6 +294,8 @@ void reportOptimum(const lift::LiftedGraph &g, const BaseGraph &base, const Lift
       ++examined, ++found;
       break;
     }
+    if (found > maxListed)
+      continue; // counted in the summary below
     uint32_t first = edgeBetween(r.j1.vertex, r.k.vertex);
     // At the lift statement that set the edge's kind, else at the edge.
     SMLoc at = spec.edges[first].loc == spec.loc ? base.edges[first].loc : spec.edges[first].loc;
@@ -312,6 +315,10 @@ void reportOptimum(const lift::LiftedGraph &g, const BaseGraph &base, const Lift
                    (r.copiesWithPattern == 1 ? " copies carries" : " copies carry") +
                    " such a pattern");
   }
+  if (found > maxListed)
+    diags.note(spec.loc, "--check-optimum: " + Twine(found - maxListed) +
+                             " more layers carry LU patterns (the first " + Twine(maxListed) +
+                             " are listed)");
   if (lift::shallowScalarOutput(p))
     diags.note(spec.loc, "--check-optimum: one hidden layer of relu or identity vertices and a "
                          "scalar output: every training problem of this network has an optimum "

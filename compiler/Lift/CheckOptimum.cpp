@@ -18,6 +18,7 @@
 #include "core/LiftKinds.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace rslc::lift {
 
@@ -64,47 +65,73 @@ struct Bits {
   const uint64_t *row(size_t r) const { return data.data() + r * words; }
 };
 
+/// Per base vertex: its in-edges and out-edges.
+struct Adjacency {
+  std::vector<std::vector<uint32_t>> in, out;
+  explicit Adjacency(const LiftPlan &p) : in(p.vertices.size()), out(p.vertices.size()) {
+    for (uint32_t e = 0; e < p.edges.size(); ++e) {
+      in[p.edges[e].dst].push_back(e);
+      out[p.edges[e].src].push_back(e);
+    }
+  }
+};
+
 /// Whether hidden vertex v may be an inner index of a checked layer (see
 /// CheckOptimum.h).
-bool inner(const LiftedGraph &g, uint32_t v, const std::vector<unsigned> &groupUses) {
+bool inner(const LiftedGraph &g, const Adjacency &adj, uint32_t v,
+           const std::vector<unsigned> &groupUses) {
   const LiftPlan &p = g.plan;
   const PlanVertex &pv = p.vertices[v];
   if (pv.role != Role::Hidden || pv.dim != 1 || pv.agg != Aggregation::Sum ||
-      (pv.act != Activation::Relu && pv.act != Activation::Identity))
+      (pv.act != Activation::Relu && pv.act != Activation::Identity) || adj.in[v].empty() ||
+      adj.out[v].empty())
     return false;
-  bool hasIn = false, hasOut = false;
-  for (const PlanEdge &pe : p.edges) {
-    if (pe.src != v && pe.dst != v)
-      continue;
-    hasIn |= pe.dst == v, hasOut |= pe.src == v;
-    if (pe.map != MapKind::Linear || pe.group == noGroup || groupUses[pe.group] != 1 ||
-        p.vertices[pe.src].shape.size() != 1 || p.vertices[pe.dst].shape.size() != 1)
-      return false;
-  }
-  return hasIn && hasOut;
+  for (const std::vector<uint32_t> *side : {&adj.in[v], &adj.out[v]})
+    for (uint32_t e : *side) {
+      const PlanEdge &pe = p.edges[e];
+      if (pe.map != MapKind::Linear || pe.group == noGroup || groupUses[pe.group] != 1 ||
+          p.vertices[pe.src].shape.size() != 1 || p.vertices[pe.dst].shape.size() != 1)
+        return false;
+    }
+  return true;
 }
+
+/// Rows or columns: consecutive ranges, one per base vertex, in order.
+struct Ranges {
+  std::unordered_map<uint32_t, uint64_t> base, count; ///< per vertex
+  std::vector<std::pair<uint64_t, uint32_t>> starts;  ///< (first index, vertex), ascending
+  uint64_t total = 0;
+  void add(uint32_t v, uint64_t n) {
+    if (base.count(v))
+      return;
+    base[v] = total, count[v] = n;
+    starts.push_back({total, v});
+    total += n;
+  }
+  bool has(uint32_t v) const { return base.count(v) != 0; }
+  LayerIndex at(uint64_t x) const {
+    auto it = std::upper_bound(starts.begin(), starts.end(), std::make_pair(x, ~0u)) - 1;
+    return {it->second, x - it->first};
+  }
+};
 
 /// One layer: inner vertices joined by a shared source or target vertex.
 /// Columns are the copies of the sources of their in-edges, rows the copies
 /// of the targets of their out-edges; the inner index runs over their copies.
+/// Work and memory are in the layer's own edges (a chain of 10^5 layers
+/// costs 10^5 small checks).
 class LayerCheck {
 public:
-  LayerCheck(const LiftedGraph &g, std::vector<uint32_t> members) : g(g), members(std::move(members)) {
-    const LiftPlan &p = g.plan;
-    colBase.assign(p.vertices.size(), -1);
-    rowBase.assign(p.vertices.size(), -1);
-    for (uint32_t m : this->members)
-      for (uint32_t e = 0; e < p.edges.size(); ++e) {
-        const PlanEdge &pe = p.edges[e];
-        if (pe.dst == m && colBase[pe.src] < 0) {
-          colBase[pe.src] = int64_t(numCols);
-          numCols += uint64_t(g.edges[e].nu);
-        }
-        if (pe.src == m && rowBase[pe.dst] < 0) {
-          rowBase[pe.dst] = int64_t(numRows);
-          numRows += uint64_t(g.edges[e].nv);
-        }
-      }
+  LayerCheck(const LiftedGraph &g, const Adjacency &adj, std::vector<uint32_t> members)
+      : g(g), adj(adj), members(std::move(members)) {
+    for (size_t a = 0; a < this->members.size(); ++a)
+      memberOf[this->members[a]] = int64_t(a);
+    for (uint32_t m : this->members) {
+      for (uint32_t e : adj.in[m])
+        cols.add(g.plan.edges[e].src, uint64_t(g.edges[e].nu));
+      for (uint32_t e : adj.out[m])
+        rows.add(g.plan.edges[e].dst, uint64_t(g.edges[e].nv));
+    }
   }
 
   OptimumReport run(double budget) {
@@ -114,20 +141,21 @@ public:
     for (uint32_t m : members)
       r.innerCopies += uint64_t(p.vertices[m].copies);
     // A lone vertex whose in-edges (or out-edges) are all full has as many
-    // paths in every cell of a row (or column): no certificate.
+    // paths in every cell of a row (or column): no certificate. A source
+    // read as one copy by an edge and by components by another has no one
+    // set of columns: not examined.
     bool allInFull = true, allOutFull = true, consistent = true;
     double items = 0;
-    for (uint32_t e = 0; e < p.edges.size(); ++e) {
-      const PlanEdge &pe = p.edges[e];
-      bool into = isMember(pe.dst), outOf = isMember(pe.src);
-      if (into) {
+    for (uint32_t m : members) {
+      for (uint32_t e : adj.in[m]) {
         allInFull &= fullLayout(g.edges[e]);
-        consistent &= uint64_t(g.edges[e].nu) == columnsOf(pe.src);
-      }
-      if (outOf)
-        allOutFull &= fullLayout(g.edges[e]);
-      if (into || outOf)
+        consistent &= uint64_t(g.edges[e].nu) == cols.count.at(p.edges[e].src);
         items += 2 * double(g.edges[e].count);
+      }
+      for (uint32_t e : adj.out[m]) {
+        allOutFull &= fullLayout(g.edges[e]);
+        items += 2 * double(g.edges[e].count);
+      }
     }
     if (!consistent || (members.size() == 1 && (allInFull || allOutFull))) {
       r.kind = OptimumReport::Kind::None;
@@ -142,34 +170,24 @@ public:
       copyBase.push_back(numInner);
       numInner += uint64_t(p.vertices[m].copies);
       for (int64_t h = 0; h < p.vertices[m].copies; ++h) {
-        for (uint32_t e = 0; e < p.edges.size(); ++e) {
-          const PlanEdge &pe = p.edges[e];
-          if (pe.dst == m)
-            appendSources(g.edges[e], h, uint64_t(colBase[pe.src]), srcs.items);
-        }
+        for (uint32_t e : adj.in[m])
+          appendSources(g.edges[e], h, cols.base.at(p.edges[e].src), srcs.items);
         srcs.close();
-        for (uint32_t e = 0; e < p.edges.size(); ++e) {
-          const PlanEdge &pe = p.edges[e];
-          if (pe.src == m)
-            appendTargets(g.edges[e], h, uint64_t(rowBase[pe.dst]), tgts.items);
-        }
+        for (uint32_t e : adj.out[m])
+          appendTargets(g.edges[e], h, rows.base.at(p.edges[e].dst), tgts.items);
         tgts.close();
       }
     }
     // Per row: the inner copies it reads, and the columns it reads directly
     // (an edge that skips the layer is one more path of its cells).
-    for (uint32_t w = 0; w < p.vertices.size(); ++w) {
-      if (rowBase[w] < 0)
-        continue;
+    for (auto [first, w] : rows.starts) {
       for (int64_t t = 0; t < p.vertices[w].copies; ++t) {
-        for (uint32_t e = 0; e < p.edges.size(); ++e) {
-          const PlanEdge &pe = p.edges[e];
-          if (pe.dst != w)
-            continue;
-          if (int64_t a = memberIndex(pe.src); a >= 0)
-            appendSources(g.edges[e], t, copyBase[size_t(a)], reads.items);
-          else if (colBase[pe.src] >= 0 && uint64_t(g.edges[e].nu) == columnsOf(pe.src))
-            appendSources(g.edges[e], t, uint64_t(colBase[pe.src]), direct.items);
+        for (uint32_t e : adj.in[w]) {
+          const uint32_t u = p.edges[e].src;
+          if (auto it = memberOf.find(u); it != memberOf.end())
+            appendSources(g.edges[e], t, copyBase[size_t(it->second)], reads.items);
+          else if (cols.has(u) && uint64_t(g.edges[e].nu) == cols.count.at(u))
+            appendSources(g.edges[e], t, cols.base.at(u), direct.items);
         }
         reads.close();
         direct.close();
@@ -188,7 +206,7 @@ public:
       r.kind = OptimumReport::Kind::TooLarge;
       return r;
     }
-    colPos.assign(numCols, -1);
+    colPos.assign(cols.total, -1);
     for (uint64_t k = 0; k < numInner; ++k)
       if (search(k, r) && r.copiesWithPattern++ == 0)
         r.kind = OptimumReport::Kind::Pattern;
@@ -196,25 +214,6 @@ public:
   }
 
 private:
-  bool isMember(uint32_t v) const { return memberIndex(v) >= 0; }
-  int64_t memberIndex(uint32_t v) const {
-    auto it = std::find(members.begin(), members.end(), v);
-    return it == members.end() ? -1 : it - members.begin();
-  }
-  /// Columns of source vertex u: the source fiber of the first member edge from u.
-  uint64_t columnsOf(uint32_t u) const {
-    for (uint32_t e = 0; e < g.plan.edges.size(); ++e)
-      if (g.plan.edges[e].src == u && isMember(g.plan.edges[e].dst))
-        return uint64_t(g.edges[e].nu);
-    return 0;
-  }
-  LayerIndex at(const std::vector<int64_t> &base, uint64_t x) const {
-    uint32_t best = 0;
-    for (uint32_t v = 0; v < base.size(); ++v)
-      if (base[v] >= 0 && uint64_t(base[v]) <= x && base[v] >= base[best])
-        best = v;
-    return {best, x - uint64_t(base[best])};
-  }
   LayerIndex innerIndex(uint64_t k) const {
     size_t a = std::upper_bound(copyBase.begin(), copyBase.end(), k) - copyBase.begin() - 1;
     return {members[a], k - copyBase[a]};
@@ -280,7 +279,7 @@ private:
 
   void record(uint64_t k, uint64_t i1, uint64_t i2, uint64_t j1, uint64_t j2, OptimumReport &r) {
     r.k = innerIndex(k);
-    r.i1 = at(rowBase, i1), r.i2 = at(rowBase, i2), r.j1 = at(colBase, j1), r.j2 = at(colBase, j2);
+    r.i1 = rows.at(i1), r.i2 = rows.at(i2), r.j1 = cols.at(j1), r.j2 = cols.at(j2);
     r.other = {~0u, 0}; // a direct edge, unless an inner copy carries the path
     for (uint64_t b = 0; b < reads.size(i2); ++b) {
       uint64_t h = reads.of(i2)[b];
@@ -292,10 +291,12 @@ private:
   }
 
   const LiftedGraph &g;
+  const Adjacency &adj;
   const std::vector<uint32_t> members;
-  std::vector<int64_t> colBase, rowBase; ///< per base vertex: first column (row), or -1
-  std::vector<uint64_t> copyBase;        ///< per member: its first inner copy
-  uint64_t numCols = 0, numRows = 0, numInner = 0;
+  std::unordered_map<uint32_t, int64_t> memberOf; ///< vertex -> its index in members
+  Ranges cols, rows;
+  std::vector<uint64_t> copyBase; ///< per member: its first inner copy
+  uint64_t numInner = 0;
   Lists srcs, tgts;    ///< per inner copy: the columns it reads, the rows reading it
   Lists reads, direct; ///< per row: the inner copies it reads, the columns it reads directly
   std::vector<int64_t> colPos; ///< column -> its position among k's, or -1
@@ -321,9 +322,10 @@ std::vector<OptimumReport> checkOptimum(const LiftedGraph &g, double budget) {
       v = parent[v] = parent[parent[v]];
     return v;
   };
+  const Adjacency adj(p);
   std::vector<bool> isInner(nv);
   for (uint32_t v = 0; v < nv; ++v)
-    isInner[v] = inner(g, v, groupUses);
+    isInner[v] = inner(g, adj, v, groupUses);
   std::vector<int64_t> firstBySource(nv, -1), firstByTarget(nv, -1);
   for (const PlanEdge &pe : p.edges) {
     if (isInner[pe.dst]) {
@@ -344,7 +346,7 @@ std::vector<OptimumReport> checkOptimum(const LiftedGraph &g, double budget) {
   std::vector<OptimumReport> reports;
   for (auto &members : layers)
     if (!members.empty())
-      reports.push_back(LayerCheck(g, std::move(members)).run(budget));
+      reports.push_back(LayerCheck(g, adj, std::move(members)).run(budget));
   return reports;
 }
 
