@@ -76,8 +76,9 @@ def main():
     ap.add_argument("--n", default="1,2,4,8,16,32,64,128,256,512,1024,2048,4096")
     ap.add_argument("--dense-max", type=int, default=1024, help="largest n of the dense lift")
     ap.add_argument("--max-steps", type=float, default=2e5,
-                    help="skip sizes whose horizon takes more Euler steps than this "
-                         "(sharpness x horizon, at seed 1)")
+                    help="the most Euler steps of a run (a seed whose sharpness makes the "
+                         "horizon longer stops short of it); sizes whose seed 1 needs more are "
+                         "not run")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--check-seeds", type=int, default=2, help="seeds run with --check-step")
     ap.add_argument("--epsilon", type=float, default=1e-4)
@@ -124,14 +125,15 @@ def main():
     def run(kind, readout, n, lib, seed):
         log = os.path.join(a.out, f"{kind}-{readout}-{n}-s{seed}.jsonl")
         args = ["--data", train, "--test-data", test, "--model-seed", seed, "--integrator", "euler",
-                "--flow-time", a.horizon, "--steps", 10 ** 9, "--target-loss", a.epsilon,
+                "--flow-time", a.horizon, "--steps", int(a.max_steps), "--target-loss", a.epsilon,
                 "--log-every", 1000]
         if seed <= a.check_seeds:
             args.append("--check-step")
         last = rslcexp.last_metrics(log)  # an earlier sweep's finished run is reused
         err = log + ".err"  # rslc-train's messages: the step check of the first seeds
         if (last and (os.path.exists(err) or seed > a.check_seeds) and last["loss"] is not None and
-                (last["loss"] < a.epsilon or last["flow_time"] >= a.horizon * (1 - 1e-9))):
+                (last["loss"] < a.epsilon or last["flow_time"] >= a.horizon * (1 - 1e-9) or
+                 last["step"] >= a.max_steps)):
             seconds = last["wall_seconds"]
             last["stderr"] = open(err).read() if os.path.exists(err) else ""
         else:
