@@ -28,7 +28,6 @@ convergence.csv, convergence.md and convergence.png.
     experiments/convergence.py --n 1,4,16 --seeds 2 --horizon 50 --out /tmp/c   # quick
 """
 import argparse
-import csv
 import os
 import re
 import statistics
@@ -61,7 +60,7 @@ KINDS = {"dense": lambda n: "full",
 
 def student(kind, readout, n):
     """The blueprint of one student lift."""
-    lines = [f"lift student of rgb_mlp {{", f"  size h1, h2: {n};",
+    lines = ["lift student of rgb_mlp {", f"  size h1, h2: {n};",
              f"  edges h1 -> h2: {KINDS[kind](n)};"]
     if readout != "none":
         lines += [f"  size y: {n};", f"  edges h2 -> y: {KINDS[kind](n)};", f"  readout: {readout};"]
@@ -178,7 +177,7 @@ def main():
               f"{sum(r['reached'] for r in done)}/{len(done)} median flow time "
               f"{statistics.median(r['flow_time'] for r in done):.4g} lambda "
               f"{first['sharpness']}", flush=True)
-    write_csv(os.path.join(a.out, "runs.csv"), rows)
+    rslcexp.write_csv(os.path.join(a.out, "runs.csv"), rows)
 
     tangents = {}
     for kind, readout, n in configs:
@@ -209,7 +208,7 @@ def main():
             max_step_check=max(checks) if checks else None,
             tangent_fraction=t[0] if t else None, tangent_step=t[1] if t else None,
             median_seconds=statistics.median(r["seconds"] for r in rs)))
-    write_csv(os.path.join(a.out, "convergence.csv"), summary)
+    rslcexp.write_csv(os.path.join(a.out, "convergence.csv"), summary)
     with open(os.path.join(a.out, "convergence.md"), "w") as f:
         f.write("| kind | readout | n | parameters | reached eps | median flow time to eps | "
                 "median loss | median held-out loss | sharpness | step check | tangent residual | "
@@ -226,16 +225,6 @@ def main():
             f.write(f"| {kind} | {readout} | {n} | not run: too stiff for the horizon |||||||||\n")
     print(open(os.path.join(a.out, "convergence.md")).read())
     plot(summary, a, os.path.join(a.out, "convergence.png"))
-
-
-def write_csv(path, rows):
-    if not rows:
-        return
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path}")
 
 
 def plot(summary, a, path):

@@ -17,7 +17,6 @@ loss at the end. Writes flow_accuracy.csv and flow_accuracy.md.
     experiments/flow_accuracy.py --out results/flow_accuracy
 """
 import argparse
-import csv
 import json
 import math
 import os
@@ -88,10 +87,7 @@ def main():
                          distance=float(np.linalg.norm(theta - ref) / np.linalg.norm(ref)),
                          loss=last["loss"]))
         print(rows[-1], flush=True)
-    with open(os.path.join(a.out, "flow_accuracy.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    rslcexp.write_csv(os.path.join(a.out, "flow_accuracy.csv"), rows)
     with open(os.path.join(a.out, "flow_accuracy.md"), "w") as f:
         f.write(f"rgb_mlp sparse lift, n = {a.n}, in-degree 8, {a.samples} samples, f64; "
                 f"sharpness at the start {lam:.4g}; flow time {a.horizon:g}\n\n"

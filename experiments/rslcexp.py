@@ -90,6 +90,18 @@ def sizes(library):
     return out
 
 
+def write_csv(path, rows):
+    """rows (dicts with the same keys) as a CSV with a header; nothing if empty."""
+    if not rows:
+        return
+    import csv
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {path}")
+
+
 def parallel(jobs, fn, items):
     """fn over items on `jobs` processes (each training run uses one thread)."""
     if jobs <= 1:

@@ -21,7 +21,6 @@ at n*. Writes a CSV and a PNG.
     experiments/width_seed002.py --out results/seed002
 """
 import argparse
-import csv
 import math
 import os
 import sys
@@ -109,11 +108,7 @@ def main():
     rows = [r for rows in rslcexp.parallel(a.jobs, scan, range(1, a.seeds + 1)) for r in rows]
     rows.sort(key=lambda r: (r["samples"], r["seed"]))
     path = os.path.join(a.out, "width_seed002.csv")
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {path}")
+    rslcexp.write_csv(path, rows)
     fit = exponent(rows)
     if fit:
         print(f"n* ~ N^{fit[0]:.2f} (95% interval {fit[1]:.2f} .. {fit[2]:.2f}), "
