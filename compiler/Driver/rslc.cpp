@@ -284,8 +284,10 @@ void reportOptimum(const lift::LiftedGraph &g, const BaseGraph &base, const Lift
       layer += (layer.empty() ? "'" : ", '") + p.vertices[v].name + "'";
     switch (r.kind) {
     case lift::OptimumReport::Kind::TooLarge:
-      diags.note(spec.loc, "--check-optimum: the layer of " + layer + " is not examined: about " +
-                               lift::countText(r.work) + " steps, beyond the budget");
+      diags.note(spec.loc, "--check-optimum: the layer of " + layer +
+                               " is too large to examine (about " + lift::countText(r.work) +
+                               " list entries or search steps; the budget is 2e7 entries and "
+                               "4e9 steps)");
       continue;
     case lift::OptimumReport::Kind::None:
       ++examined;

@@ -65,6 +65,10 @@ struct Bits {
   const uint64_t *row(size_t r) const { return data.data() + r * words; }
 };
 
+/// The adjacency lists of one layer hold at most this many entries (8 bytes
+/// each): larger layers are reported as not examined.
+constexpr double maxListItems = 2e7;
+
 /// Per base vertex: its in-edges and out-edges.
 struct Adjacency {
   std::vector<std::vector<uint32_t>> in, out;
@@ -161,7 +165,7 @@ public:
       r.kind = OptimumReport::Kind::None;
       return r;
     }
-    if (items > budget / 16) {
+    if (items > maxListItems) {
       r.kind = OptimumReport::Kind::TooLarge;
       r.work = items;
       return r;

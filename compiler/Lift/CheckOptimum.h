@@ -34,7 +34,7 @@ struct OptimumReport {
   enum class Kind {
     Pattern, ///< an LU certificate: the products are not closed
     None,    ///< examined, no certificate (which proves nothing)
-    TooLarge ///< not examined: more work than the budget
+    TooLarge ///< not examined: more work than the budget, or lists beyond 2e7 entries
   };
   Kind kind = Kind::None;
   std::vector<uint32_t> layer; ///< its hidden vertices
