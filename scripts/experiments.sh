@@ -7,10 +7,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
 "$top/scripts/install_peers.sh"
 out=${1:-$top/results}
-"$top/experiments/convergence.py" --n 1,2,4,8,16,32,64,128,256,512,1024 --dense-max 64 \
-  --seeds 10 --horizon 2000 --max-steps 1e6 --tangent-n 4,64,1024 --out "$out/convergence"
-"$top/experiments/convergence.py" --kinds deg8 --n 2048,4096 --seeds 10 --horizon 2000 \
-  --tangent-n 0 --out "$out/convergence-large"
+"$top/experiments/convergence.py" --n 1,2,4,8,16,32,64,128,256,512 --dense-max 64 \
+  --seeds 10 --horizon 2000 --max-steps 1e6 --tangent-n 4,64,512 --out "$out/convergence"
+"$top/experiments/convergence.py" --kinds deg8 --n 1024,2048,4096 --seeds 10 --horizon 2000 \
+  --tangent-n 1024 --out "$out/convergence-large"
 "$top/experiments/convergence.py" --kinds deg8 --readouts none,mean,sum --n 1,4,16,64,256 \
   --seeds 10 --horizon 2000 --tangent-n 0 --out "$out/convergence-readouts"
 "$top/experiments/flow_accuracy.py" --out "$out/flow_accuracy"
