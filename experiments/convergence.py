@@ -82,6 +82,9 @@ def main():
     ap.add_argument("--check-seeds", type=int, default=2, help="seeds run with --check-step")
     ap.add_argument("--epsilon", type=float, default=1e-4)
     ap.add_argument("--horizon", type=float, default=1000, help="flow time of each run")
+    ap.add_argument("--plateau", type=float, default=0,
+                    help="also stop a run where its loss fell by less than this fraction over "
+                         "the last doubling of its flow time (rslc-train --plateau; 0: never)")
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--tangent-n", default="4,64,1024", help="sizes of the tangent diagnostic")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -125,7 +128,7 @@ def main():
         log = os.path.join(a.out, f"{kind}-{readout}-{n}-s{seed}.jsonl")
         args = ["--data", train, "--test-data", test, "--model-seed", seed, "--integrator", "euler",
                 "--flow-time", a.horizon, "--steps", int(a.max_steps), "--target-loss", a.epsilon,
-                "--log-every", 1000]
+                "--log-every", 1000, "--plateau", a.plateau]
         if seed <= a.check_seeds:
             args.append("--check-step")
         last = rslcexp.last_metrics(log)  # an earlier sweep's finished run is reused

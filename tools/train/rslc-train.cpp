@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cerrno>
@@ -43,7 +44,7 @@ struct Settings {
   std::string loss = "mse", integrator = "euler";
   double stepSize = 0.1, momentum = 0.9, weightDecay = 0, tolerance = 1e-4;
   int64_t batchSize = 0, steps = 1000;
-  double targetLoss = 0, timeBudget = 0, flowTime = 0;
+  double targetLoss = 0, timeBudget = 0, flowTime = 0, plateau = 0;
   uint64_t seed = 1, modelSeed = 0;
   double testFraction = 0;
   bool standardize = false, evalTrain = false, autoStep = false, checkStep = false;
@@ -93,6 +94,8 @@ OptionTable options(Settings &s) {
   t.add("time-budget", "S", "stop after this many seconds (0: none)", s.timeBudget);
   t.add("flow-time", "T", "gradient flow: stop at flow time T (euler, rk4: after ceil(T / h) "
         "steps; adaptive: at the first log at or past T) (0: none)", s.flowTime);
+  t.add("plateau", "F", "gradient flow: stop at a log where the loss fell by less than the "
+        "fraction F since the log at half its flow time (0: never)", s.plateau);
   t.add("model-seed", "N", "seed of the lift and weights (0: the blueprint's)", s.modelSeed);
   t.add("eval-train", "mini-batch methods: evaluate the whole training set at each log "
         "(default: the mean over the mini-batches since the last log)", s.evalTrain);
@@ -161,6 +164,9 @@ struct Reporter {
   bool tty = isatty(2), warned = false, quiet = false;
   double flowLimit = 0;    ///< --flow-time of the adaptive integrator (0: none)
   bool flowReached = false; ///< stopped there
+  double plateau = 0;       ///< --plateau (0: none)
+  bool plateaued = false;   ///< stopped on it
+  std::vector<std::pair<double, double>> history; ///< (flow time, loss) at each log
   int64_t total = 0, base = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
@@ -212,7 +218,22 @@ struct Reporter {
     }
     if (r->flowLimit > 0 && m->flow_time >= r->flowLimit)
       r->flowReached = true;
-    return interrupted || r->flowReached ? 1 : 0;
+    if (r->plateau > 0 && std::isfinite(m->loss) && m->flow_time > 0) {
+      // The last log at or before half this flow time: a whole doubling of
+      // t has passed since it.
+      auto half = std::upper_bound(r->history.begin(), r->history.end(),
+                                   std::make_pair(m->flow_time / 2, HUGE_VAL));
+      if (half != r->history.begin() && std::prev(half)->first > 0 &&
+          m->loss > (1 - r->plateau) * std::prev(half)->second) {
+        r->plateaued = true;
+        if (!r->quiet)
+          std::fprintf(stderr, "rslc-train: plateau: the loss fell by less than %g since flow "
+                       "time %g (%g -> %g)\n", r->plateau, std::prev(half)->first,
+                       std::prev(half)->second, m->loss);
+      }
+      r->history.push_back({m->flow_time, m->loss});
+    }
+    return interrupted || r->flowReached || r->plateaued ? 1 : 0;
   }
 };
 
@@ -536,6 +557,10 @@ int main(int argc, char **argv) {
   Reporter reporter; // metrics are the same on every rank: rank 0 reports
   if (s.flowTime > 0 && !flow)
     reporter.flowLimit = s.flowTime;
+  if (s.plateau < 0 || s.plateau >= 1 || (s.plateau > 0 && !flow && o.integrator != RSLC_ADAPTIVE))
+    die("--plateau needs a gradient-flow integrator (euler, rk4, adaptive) and a fraction in "
+        "[0, 1)", 2);
+  reporter.plateau = s.plateau;
   reporter.quiet = s.quiet || world.rank > 0;
   reporter.logPath = s.log;
   if (world.rank == 0 && s.log == "-")
@@ -572,7 +597,7 @@ int main(int argc, char **argv) {
     if (status)
       break;
     done += o.max_steps;
-    bool finished = done >= s.steps || interrupted || reporter.flowReached ||
+    bool finished = done >= s.steps || interrupted || reporter.flowReached || reporter.plateaued ||
                     !reporter.logError.empty() ||
                     (s.targetLoss > 0 && last.loss < s.targetLoss) ||
                     (s.timeBudget > 0 && last.wall_seconds >= s.timeBudget);
