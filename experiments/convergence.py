@@ -128,7 +128,7 @@ def main():
         log = os.path.join(a.out, f"{kind}-{readout}-{n}-s{seed}.jsonl")
         args = ["--data", train, "--test-data", test, "--model-seed", seed, "--integrator", "euler",
                 "--flow-time", a.horizon, "--steps", int(a.max_steps), "--target-loss", a.epsilon,
-                "--log-every", 1000, "--plateau", a.plateau]
+                "--log-every", 1000] + (["--plateau", a.plateau] if a.plateau else [])
         if seed <= a.check_seeds:
             args.append("--check-step")
         last = rslcexp.last_metrics(log)  # an earlier sweep's finished run is reused
