@@ -11,8 +11,8 @@ out=${1:-$top/results}
   --seeds 10 --horizon 2000 --max-steps 1e6 --tangent-n 4,64,512 --out "$out/convergence"
 "$top/experiments/convergence.py" --kinds deg8 --n 1024,2048,4096 --seeds 10 --horizon 2000 \
   --tangent-n 1024 --out "$out/convergence-large"
-"$top/experiments/convergence.py" --kinds deg8 --readouts none,mean,sum --n 1,4,16,64,256 \
-  --seeds 10 --horizon 2000 --tangent-n 0 --out "$out/convergence-readouts"
+"$top/experiments/convergence.py" --kinds deg8 --readouts none,mean,sqrt,sum --n 4,64,256 \
+  --seeds 3 --check-seeds 0 --horizon 2000 --tangent-n 0 --out "$out/convergence-readouts"
 "$top/experiments/flow_accuracy.py" --out "$out/flow_accuracy"
 "$top/experiments/width_vs_data.py" --samples 16,32,64,128,256,512,1024,2048 \
   --max-width 2048 --seeds 2 --steps 3000 --out "$out/width"
