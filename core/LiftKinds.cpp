@@ -284,6 +284,10 @@ std::string liftSettingText(const LiftSetting &s) {
   return text;
 }
 
+std::string initSettingText(const InitSetting &s) {
+  return std::string(keyword(s.law)) + "(scale = " + shortestReal(s.scale) + ")";
+}
+
 std::string liftKindSynopsis() {
   std::string text;
   for (const KindRow &r : kindRows<LiftKind>()) {

@@ -83,6 +83,9 @@ EdgeFibers edgeFibers(const LiftPlan &plan, const PlanEdge &e);
 /// A lift setting as a blueprint writes it: `full`, `sparse(degree = 8)`.
 std::string liftSettingText(const LiftSetting &s);
 
+/// An initialisation law as a blueprint writes it: `normal(scale = 1.0)`.
+std::string initSettingText(const InitSetting &s);
+
 /// Every lift kind as docs and messages list them:
 /// "full, sparse(degree = K), sparse(prob = P), diagonal".
 std::string liftKindSynopsis();

@@ -50,17 +50,14 @@ void printLift(const LiftSpec &l, const BaseGraph &g, raw_ostream &os) {
        << ";\n";
   }
   os << "  readout: " << keyword(l.readout) << ";\n";
-  auto law = [](const lift::InitSetting &i) {
-    return std::string(keyword(i.law)) + "(scale = " + shortestReal(i.scale) + ")";
-  };
-  os << "  init: " << law(l.init) << ";\n";
+  os << "  init: " << lift::initSettingText(l.init) << ";\n";
   for (unsigned e = 0; e < g.edges.size(); ++e)
     if (l.edgeInits[e])
       os << "  init " << g.vertices[g.edges[e].src].name << " -> "
-         << g.vertices[g.edges[e].dst].name << ": " << law(*l.edgeInits[e]) << ";\n";
+         << g.vertices[g.edges[e].dst].name << ": " << lift::initSettingText(*l.edgeInits[e]) << ";\n";
   for (unsigned v = 0; v < g.vertices.size(); ++v)
     if (l.biasInits[v] != lift::zeroBiases)
-      os << "  init bias " << g.vertices[v].name << ": " << law(l.biasInits[v]) << ";\n";
+      os << "  init bias " << g.vertices[v].name << ": " << lift::initSettingText(l.biasInits[v]) << ";\n";
   os << "  seed: " << l.seed << ";\n";
   os << "}\n";
 }

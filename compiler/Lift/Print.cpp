@@ -50,10 +50,7 @@ void printStats(raw_ostream &os, const char *what, const Stats &s) {
 void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
   const LiftPlan &p = g.plan;
   os << "lift " << p.lift << " of " << p.module << "\n";
-  auto law = [](const InitSetting &i) {
-    return std::string(keyword(i.law)) + "(scale = " + shortestReal(i.scale) + ")";
-  };
-  os << "  seed " << p.seed << ", readout " << keyword(p.readout) << ", init " << law(p.init)
+  os << "  seed " << p.seed << ", readout " << keyword(p.readout) << ", init " << initSettingText(p.init)
      << "\n";
   os << "  copies " << g.numCopies() << ", lifted edges " << g.numLiftedEdges() << ", parameters "
      << g.numParams << "\n";
@@ -70,7 +67,7 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
          << (pv.agg != Aggregation::Sum ? ", " + std::string(keyword(pv.agg)) : "")
          << (pv.causal ? ", causal" : "");
     if (pv.bias && pv.biasInit != zeroBiases)
-      os << ", bias init " << law(pv.biasInit);
+      os << ", bias init " << initSettingText(pv.biasInit);
     if (pv.role == Role::Output && pv.copies > 1)
       os << ", readout " << keyword(p.readout);
     os << "\n";
@@ -93,7 +90,7 @@ void printSummary(const LiftedGraph &g, bool edgeList, raw_ostream &os) {
       const ParamTensor &t = g.tensors[pe.group];
       os << ", weights " << t.size << " (" << t.name << ")";
       if (pe.init != p.init)
-        os << ", init " << law(pe.init);
+        os << ", init " << initSettingText(pe.init);
     }
     uint64_t b = 8 * (le.rowPtr.size() + le.tPtr.size()) +
                  4 * (le.col.size() + le.tRow.size() + le.tPos.size());
