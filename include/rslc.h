@@ -76,7 +76,9 @@ rslc_status rslc_forward(rslc_model *model, const rslc_real *x, int64_t batch, r
 /* Given dL/dy of the last forward, adds dL/dtheta to the gradients; writes
  * dL/dx into dx[batch][input_size] unless dx is null. */
 rslc_status rslc_backward(rslc_model *model, const rslc_real *dy, rslc_real *dx);
-/* Forward, mean loss over the batch, and backward of that loss.
+/* Forward, mean loss over the batch, and backward of that loss (adds
+ * dL/dtheta to the gradients), in passes of samples (docs/runtime.md);
+ * keeps no forward for rslc_backward.
  * MSE: target[batch][output_size], loss = mean_b sum_o (y - t)^2 / 2.
  * Cross-entropy: target[batch] holds class indices (as rslc_real). */
 rslc_status rslc_loss_and_grad(rslc_model *model, const rslc_real *x, const rslc_real *target,

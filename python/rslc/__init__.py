@@ -282,13 +282,14 @@ class Model:
 
     def loss_and_grad(self, x, target, loss="mse"):
         """Forward, mean loss over the batch, backward (the gradient is added
-        to the model's gradients); returns the loss."""
+        to the model's gradients); returns the loss. Keeps no forward for
+        backward (it runs in passes: docs/runtime.md)."""
         x = self._rows(x, self.input_size, "x")
         t = self._targets(target, x.shape[0], loss)
         out = ctypes.c_double()
         self._check(self._lib.rslc_loss_and_grad(self._live(), self._ptr(x), self._ptr(t),
                                                  x.shape[0], self._loss(loss), ctypes.byref(out)))
-        self._forward_batch = x.shape[0]
+        self._forward_batch = None
         return out.value
 
     def evaluate(self, x, target, loss="mse"):

@@ -100,6 +100,28 @@ def test_training_reduces_the_loss(build):
     assert m.evaluate(x, t)[0] < 0.5 * before
 
 
+def test_wide_losses_run_in_passes(build):
+    # 4096 copies: the loss runs in passes of 64 samples (1 MiB of the widest
+    # vertex's activations, docs/runtime.md); its gradient must equal one
+    # forward and backward of the whole batch, up to float rounding.
+    m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 4096, "k": 4}))
+    rng = np.random.default_rng(4)
+    x, t = rng.normal(size=(200, 3)), rng.normal(size=(200, 4))
+    m.zero_grads()
+    y = m.forward(x)
+    m.backward((y - t) / 200)  # mse: dL/dy of the mean loss
+    whole = m.grads
+    m.zero_grads()
+    loss = m.loss_and_grad(x, t)
+    passes = m.grads
+    assert loss == pytest.approx(np.mean(np.sum((y - t) ** 2, axis=1)) / 2, rel=1e-5)
+    scale = np.abs(whole).max()
+    assert np.max(np.abs(passes - whole)) < 1e-5 * scale
+    assert not np.array_equal(passes, np.zeros_like(passes))
+    with pytest.raises(rslc.RslcError, match="backward needs a forward"):
+        m.backward(y - t)
+
+
 def test_structure(build):
     m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 16, "k": 4}))
     d = m.describe()
