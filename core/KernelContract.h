@@ -12,7 +12,9 @@
 // Layouts: activation buffers hold [copy][component][batch], batch
 // innermost (row length B), components row-major in the vertex's shape;
 // weights per lifted edge in map order ([d_v][d_u] linear, [K][K] conv, ...).
-// Edge kernels add into their outputs; vertex kernels write theirs.
+// Edge kernels add into their outputs, or overwrite them (`add` = 0: the
+// first edge into a buffer, which then needs no clearing); vertex kernels
+// write theirs; weight gradients always add.
 //
 //===----------------------------------------------------------------------===//
 #ifndef RSLC_CORE_KERNELCONTRACT_H
@@ -50,7 +52,7 @@ extern const uint32_t rslc_num_kernel_variants;
 namespace rslc::contract {
 
 /// Bumped whenever anything in this file changes meaning.
-constexpr uint32_t version = 6;
+constexpr uint32_t version = 7;
 
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their
@@ -76,25 +78,26 @@ struct KernelDecl {
 };
 
 using A = ArgType;
-/// Z[j][.][b0:b1] += sum over lifted edges q=(i->j) of M(W[q], Y[i]), rows
-/// j0..j1 of the target fiber.
+/// Z[j][.][b0:b1] += (add != 0) or = (add == 0) the sum over lifted edges
+/// q=(i->j) of M(W[q], Y[i]), rows j0..j1 of the target fiber.
 constexpr KernelArg forwardArgs[] = {
     {"W", A::Reals},   {"Y", A::Reals}, {"Z", A::RealsOut}, {"col", A::Index32},
     {"rowPtr", A::Index64}, {"j0", A::Int}, {"j1", A::Int}, {"b0", A::Int},
-    {"b1", A::Int},    {"B", A::Int}};
+    {"b1", A::Int},    {"B", A::Int},   {"add", A::Int}};
 /// dW[q] += dM/dW (dZ[j], Y[i]) over the whole batch, for the forward
 /// positions q in [q0, q1) of rows j0..j1.
 constexpr KernelArg weightGradArgs[] = {
     {"dW", A::RealsOut}, {"dZ", A::Reals}, {"Y", A::Reals}, {"col", A::Index32},
     {"rowPtr", A::Index64}, {"j0", A::Int}, {"j1", A::Int}, {"q0", A::Int},
     {"q1", A::Int},      {"B", A::Int}};
-/// dY[i][.][b0:b1] += sum over lifted edges q=(i->j) of dM/dY (W[q], dZ[j]),
-/// sources i0..i1 (Y: the sources' activations, for maps that are not
-/// linear in them: maxpool).
+/// dY[i][.][b0:b1] += (add != 0) or = (add == 0) the sum over lifted edges
+/// q=(i->j) of dM/dY (W[q], dZ[j]), sources i0..i1 (Y: the sources'
+/// activations, for maps that are not linear in them: maxpool).
 constexpr KernelArg dataGradArgs[] = {
     {"W", A::Reals},       {"dZ", A::Reals},     {"Y", A::Reals},  {"dY", A::RealsOut},
     {"tPtr", A::Index64},  {"tRow", A::Index32}, {"tPos", A::Index32}, {"i0", A::Int},
-    {"i1", A::Int},        {"b0", A::Int},       {"b1", A::Int},   {"B", A::Int}};
+    {"i1", A::Int},        {"b0", A::Int},       {"b1", A::Int},   {"B", A::Int},
+    {"add", A::Int}};
 /// Y = act(Z + bias), rows j0..j1, every column (bias: the vertex's own
 /// parameters, may be null; layernorm's gains and shifts).
 constexpr KernelArg actForwardArgs[] = {{"Z", A::Reals}, {"bias", A::Reals}, {"Y", A::RealsOut},
@@ -132,13 +135,13 @@ constexpr KernelDecl vertexKernels[NumVertexSlots] = {
 template <typename T> struct Kernels {
   using Forward = void (*)(const T *W, const T *Y, T *Z, const uint32_t *col,
                            const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t b0,
-                           int64_t b1, int64_t B);
+                           int64_t b1, int64_t B, int64_t add);
   using WeightGrad = void (*)(T *dW, const T *dZ, const T *Y, const uint32_t *col,
                               const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t q0,
                               int64_t q1, int64_t B);
   using DataGrad = void (*)(const T *W, const T *dZ, const T *Y, T *dY, const uint64_t *tPtr,
                             const uint32_t *tRow, const uint32_t *tPos, int64_t i0, int64_t i1,
-                            int64_t b0, int64_t b1, int64_t B);
+                            int64_t b0, int64_t b1, int64_t B, int64_t add);
   using ActForward = void (*)(const T *Z, const T *bias, T *Y, int64_t j0, int64_t j1,
                               int64_t B);
   using ActBackward = void (*)(const T *Z, const T *bias, const T *dY, T *dZ, T *dbias,

@@ -297,10 +297,10 @@ public:
             if (p.edges[e].group != noGroup)
               edgeKernels[e].forward(dtheta + g.tensors[p.edges[e].group].offset, Y[u].data(),
                                      tZ[v].data(), le.col.data(), le.rowPtr.data(), r0, r1, 0, n,
-                                     n);
+                                     n, true);
             if (!tY[u].empty())
               edgeKernels[e].forward(weights(e, params), tY[u].data(), tZ[v].data(),
-                                     le.col.data(), le.rowPtr.data(), r0, r1, 0, n, n);
+                                     le.col.data(), le.rowPtr.data(), r0, r1, 0, n, n, true);
           }
           if (dbias && pv.bias) // a bias per component of every copy
             for (int64_t row = r0 * pv.dim; row < r1 * pv.dim; ++row)
@@ -607,7 +607,8 @@ private:
   //===--- The tasks --------------------------------------------------------===//
 
   /// Z[v] (rows r0..r1, columns b0..b1) = the aggregate of the in-edges:
-  /// their sum, product, or attention.
+  /// their sum, product, or attention. The first edge into a buffer
+  /// overwrites it (the kernels' `add` = 0), the others add.
   void sumInEdges(const Task &t) {
     const unsigned v = t.item;
     const PlanVertex &pv = g.plan.vertices[v];
@@ -615,21 +616,21 @@ private:
       for (int64_t row = t.r0 * dim; row < t.r1 * dim; ++row)
         std::fill(&buf[row * batch + t.b0], &buf[row * batch + t.b1], T(0));
     };
-    auto run = [&](size_t e, T *target) {
+    auto run = [&](size_t e, T *target, bool add) {
       const LiftedEdge &le = g.edges[e];
       edgeKernels[e].forward(weights(e, params), Y[g.plan.edges[e].src].data(), target,
-                             le.col.data(), le.rowPtr.data(), t.r0, t.r1, t.b0, t.b1, batch);
+                             le.col.data(), le.rowPtr.data(), t.r0, t.r1, t.b0, t.b1, batch,
+                             add);
     };
     if (pv.agg == Aggregation::Sum) {
-      clear(Z[v], pv.dim);
+      if (inEdges[v].empty())
+        clear(Z[v], pv.dim);
       for (size_t e : inEdges[v])
-        run(e, Z[v].data());
+        run(e, Z[v].data(), e != inEdges[v].front());
       return;
     }
-    for (size_t e : inEdges[v]) {
-      clear(Ze[e], edgeDim[e]);
-      run(e, Ze[e].data());
-    }
+    for (size_t e : inEdges[v])
+      run(e, Ze[e].data(), false);
     if (pv.agg == Aggregation::Attention) {
       auto [q, k, val] = attentionEdges(v);
       vertexKernels[v].aggregate(Ze[q].data(), Ze[k].data(), Ze[val].data(), Z[v].data(), t.r0,
@@ -646,11 +647,13 @@ private:
   }
 
   /// dY[u] (rows r0..r1, or every row if r1 = 0; columns b0..b1) = the
-  /// readout's gradient (outputs) or 0, plus the out-edges' data gradients.
+  /// readout's gradient (outputs) or 0, plus the out-edges' data gradients
+  /// (the first overwrites dY where it is not an output's).
   void sumOutEdges(const Task &t) {
     const unsigned u = t.item;
     const PlanVertex &pu = g.plan.vertices[u];
-    if (pu.role != Role::Output) {
+    const bool output = pu.role == Role::Output;
+    if (!output && outEdges[u].empty()) {
       int64_t r1 = t.r1 ? t.r1 : pu.copies;
       for (int64_t row = t.r0 * pu.dim; row < r1 * pu.dim; ++row)
         std::fill(&dY[u][row * batch + t.b0], &dY[u][row * batch + t.b1], T(0));
@@ -659,7 +662,8 @@ private:
       const LiftedEdge &le = g.edges[e];
       edgeKernels[e].dataGrad(weights(e, params), edgeGradient(e), Y[u].data(), dY[u].data(),
                               le.tPtr.data(), le.tRow.data(), le.tPos.data(), t.r0,
-                              t.r1 ? t.r1 : le.nu, t.b0, t.b1, batch);
+                              t.r1 ? t.r1 : le.nu, t.b0, t.b1, batch,
+                              output || e != outEdges[u].front());
     }
   }
 

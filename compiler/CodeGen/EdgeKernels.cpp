@@ -265,6 +265,12 @@ public:
       bestAt.push_back(b.CreateAlloca(intType, nullptr, "bestAt"));
     }
   }
+  /// out[index] += sum (or = sum, where the kernel's `add` is 0): every
+  /// forward and data-gradient kernel writes its outputs through this.
+  void addOrStore(Type *type, Value *out, Value *index, Value *sum) {
+    Value *old = k.loadTile(type, out, index);
+    k.storeTile(b.CreateSelect(addInto, k.fadd(old, sum), sum), out, index);
+  }
   /// out[rowStart + offset ..] += the sum of terms(acc) for tile kind t,
   /// accumulated in registers.
   void tileSum(size_t t, Value *out, Value *rowStart, Value *offset,
@@ -272,8 +278,7 @@ public:
     Type *type = k.tileType(t);
     b.CreateStore(Constant::getNullValue(type), acc[t]);
     terms(acc[t], type);
-    Value *index = k.add(rowStart, offset);
-    k.storeTile(k.fadd(k.loadTile(type, out, index), b.CreateLoad(type, acc[t])), out, index);
+    addOrStore(type, out, k.add(rowStart, offset), b.CreateLoad(type, acc[t]));
   }
   /// *slot += coefficient x source[offset..] (fmuladd; a null weight and a
   /// coefficient of 1: a plain add).
@@ -432,10 +437,8 @@ public:
     for (int64_t px = 0; px < P; ++px)
       b.CreateStore(Constant::getNullValue(type), acc[px]);
     terms();
-    for (int64_t px = 0; px < P; ++px) {
-      Value *at = index(px);
-      k.storeTile(k.fadd(k.loadTile(type, out, at), b.CreateLoad(type, acc[px])), out, at);
-    }
+    for (int64_t px = 0; px < P; ++px)
+      addOrStore(type, out, index(px), b.CreateLoad(type, acc[px]));
   }
 
   /// The weight of window position e for lifted edge q (avgpool: 1/K^2).
@@ -920,6 +923,7 @@ public:
   /// time in registers.
   Function *forward(size_t index) {
     Function *f = k.kernel(contract::edgeKernels[contract::Forward], index);
+    addInto = b.CreateICmpNE(k.arg(f, "add"), k.c64(0));
     if (blockedForward() || denseRows()) {
       blockedForward() ? forwardBlocked(f) : forwardDense(f);
       b.CreateRetVoid();
@@ -1017,6 +1021,7 @@ public:
   /// terms times dZ[j], a batch tile at a time.
   Function *dataGrad(size_t index) {
     Function *f = k.kernel(contract::edgeKernels[contract::DataGrad], index);
+    addInto = b.CreateICmpNE(k.arg(f, "add"), k.c64(0));
     if (blockedDataGrad() || denseRows()) {
       blockedDataGrad() ? dataGradBlocked(f) : dataGradDense(f);
       b.CreateRetVoid();
@@ -1085,6 +1090,7 @@ private:
   std::vector<Value *> acc, runningMax;
   std::vector<AllocaInst *> bestAt;
   std::vector<std::vector<AllocaInst *>> blockAcc;
+  Value *addInto = nullptr; ///< the kernel's `add` != 0 (forward and data gradient)
 };
 
 } // namespace
