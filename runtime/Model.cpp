@@ -593,8 +593,12 @@ private:
       const LiftedEdge &le = g.edges[groupEdges[grp].front()];
       int64_t count = int64_t(le.count);
       if (!fewRows(le.nv)) {
-        for (int64_t r = 0; r < le.nv; r += rowChunk)
-          tasks.push_back({grp, r, std::min(le.nv, r + rowChunk), 0, count, true});
+        // Two tasks per thread: a dense weight gradient transposes its
+        // source panel once per task (EdgeKernels.cpp, "outer products").
+        const int64_t threads = omp_get_max_threads();
+        const int64_t rows = std::max(rowChunk, (le.nv + 2 * threads - 1) / (2 * threads));
+        for (int64_t r = 0; r < le.nv; r += rows)
+          tasks.push_back({grp, r, std::min(le.nv, r + rows), 0, count, true});
       } else {
         for (int64_t q = 0; q < count; q += positionChunk)
           tasks.push_back({grp, 0, le.nv, q, std::min(count, q + positionChunk), true});

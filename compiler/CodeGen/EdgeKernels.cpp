@@ -742,6 +742,15 @@ public:
     BasicBlock *done = BasicBlock::Create(k.ctx, "done", fn);
     b.CreateCondBr(whole, dense, split);
     b.SetInsertPoint(dense);
+    if (dv == 1 || L == 1) {
+      weightGradOuter(f);
+      b.CreateBr(done);
+      b.SetInsertPoint(split);
+      general();
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+      return;
+    }
     blocksOf(k.mul(j0, k.c64(dv)), k.mul(j1, k.c64(dv)), {4, 1}, [&](int64_t PA, Value *g) {
       blocksOf(k.c64(0), k.c64(L * du), {4, 1}, [&](int64_t PU, Value *s) {
         std::vector<Value *> zrow, yrow, base, offset;
@@ -766,6 +775,101 @@ public:
     general();
     b.CreateBr(done);
     b.SetInsertPoint(done);
+  }
+
+  //===--- Dense weight gradients by outer products -----------------------===//
+  //
+  // Where every row reads every source row and the weights of an output row
+  // g are contiguous in the source row s (dv = 1, or one source copy), dW is
+  // the G x S matrix at dW[g*S + s] and dW += dZ Y^T is a matrix product
+  // whose sum runs along the batch, the rows' contiguous axis. The batch
+  // goes by blocks of BB columns: the block's Y panel of a few source rows
+  // is transposed (in registers, lanes x lanes at a time) onto the stack,
+  // then blocks of output rows sweep it, each dZ value broadcast against
+  // registers of consecutive source rows: P x R accumulators and no sums
+  // across lanes. Every weight gets dW += (sum over the block's columns in
+  // order, from 0) per block, whatever block of rows or sources holds it.
+
+  /// The transpose of n x n values held as n vectors of n lanes: v[i][c]
+  /// becomes v[c][i] (log2 n stages, each swapping blocks across the
+  /// diagonal).
+  void transposeLanes(std::vector<Value *> &v) {
+    const int64_t n = int64_t(v.size());
+    for (int64_t d = n / 2; d >= 1; d /= 2) {
+      SmallVector<int, 16> lo, hi;
+      for (int64_t c = 0; c < n; ++c) {
+        lo.push_back(int((c & d) == 0 ? c : n + c - d));
+        hi.push_back(int((c & d) == 0 ? c + d : n + c));
+      }
+      for (int64_t i = 0; i < n; ++i)
+        if ((i & d) == 0) {
+          Value *a = v[i], *bv = v[i + d];
+          v[i] = b.CreateShuffleVector(a, bv, lo);
+          v[i + d] = b.CreateShuffleVector(a, bv, hi);
+        }
+    }
+  }
+
+  void weightGradOuter(Function *f) {
+    Value *dW = k.arg(f, "dW"), *dZ = k.arg(f, "dZ"), *Y = k.arg(f, "Y"), *B = k.arg(f, "B");
+    const int64_t S = sig.layout.rowLength * sig.du, lanes = k.lanes;
+    const int64_t R = k.target.vectorBits >= 512 ? 4 : 2, SW = R * lanes;
+    constexpr int64_t BB = 128;
+    Type *vec = FixedVectorType::get(k.T, lanes);
+    IRBuilder<> entry(&f->getEntryBlock(), f->getEntryBlock().begin());
+    Value *pack = entry.CreateAlloca(k.T, k.c64(BB * SW), "pack"); // [BB][SW]
+    Value *g0 = k.mul(k.arg(f, "j0"), k.c64(sig.dv)), *g1 = k.mul(k.arg(f, "j1"), k.c64(sig.dv));
+    blocksOf(k.c64(0), k.c64(S), {SW, lanes, 1}, [&](int64_t w, Value *s0) {
+      const int64_t regs = w >= lanes ? w / lanes : 1;
+      Type *type = w >= lanes ? vec : k.T;
+      std::vector<AllocaInst *> acc; // [row p][register r]
+      for (int64_t n = 0; n < denseBlockRows[0] * regs; ++n)
+        acc.push_back(entry.CreateAlloca(type, nullptr, "acc"));
+      k.loop(k.c64(0), B, "bb", [&](Value *bb0) {
+        Value *bn = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(BB), b.CreateNSWSub(B, bb0));
+        // pack[c][s] = Y[s0 + s][bb0 + c], c < bn, s < w
+        auto y = [&](int64_t sOff, Value *c) {
+          return k.add(k.mul(k.add(s0, k.c64(sOff)), B), k.add(bb0, c));
+        };
+        Value *fullC = w >= lanes ? k.mul(b.CreateSDiv(bn, k.c64(lanes)), k.c64(lanes)) : k.c64(0);
+        if (w >= lanes)
+          k.loop(k.c64(0), fullC, "c", [&](Value *c) {
+            for (int64_t r = 0; r < regs; ++r) {
+              std::vector<Value *> v;
+              for (int64_t i = 0; i < lanes; ++i)
+                v.push_back(k.loadTile(vec, Y, y(r * lanes + i, c)));
+              transposeLanes(v);
+              for (int64_t i = 0; i < lanes; ++i)
+                k.storeTile(v[i], pack, k.add(k.mul(k.add(c, k.c64(i)), k.c64(SW)), k.c64(r * lanes)));
+            }
+          }, lanes);
+        k.loop(fullC, bn, "c", [&](Value *c) {
+          for (int64_t sOff = 0; sOff < w; ++sOff)
+            k.storeTile(k.load(Y, y(sOff, c)), pack, k.add(k.mul(c, k.c64(SW)), k.c64(sOff)));
+        });
+        // dW[g + p][s0 ..] += sum over c of dZ[g + p][bb0 + c] pack[c][..]
+        blocksOf(g0, g1, denseBlockRows, [&](int64_t P, Value *g) {
+          for (int64_t n = 0; n < P * regs; ++n)
+            b.CreateStore(Constant::getNullValue(type), acc[n]);
+          k.loop(k.c64(0), bn, "c", [&](Value *c) {
+            std::vector<Value *> x;
+            for (int64_t r = 0; r < regs; ++r)
+              x.push_back(k.loadTile(type, pack, k.add(k.mul(c, k.c64(SW)), k.c64(r * lanes))));
+            for (int64_t p = 0; p < P; ++p) {
+              Value *z = k.splat(type, k.load(dZ, k.add(k.mul(k.add(g, k.c64(p)), B), k.add(bb0, c))));
+              for (int64_t r = 0; r < regs; ++r)
+                b.CreateStore(k.fma(z, x[r], b.CreateLoad(type, acc[p * regs + r])), acc[p * regs + r]);
+            }
+          });
+          for (int64_t p = 0; p < P; ++p)
+            for (int64_t r = 0; r < regs; ++r) {
+              Value *at = k.add(k.mul(k.add(g, k.c64(p)), k.c64(S)), k.add(s0, k.c64(r * lanes)));
+              k.storeTile(k.fadd(k.loadTile(type, dW, at), b.CreateLoad(type, acc[p * regs + r])),
+                          dW, at);
+            }
+        });
+      }, BB);
+    });
   }
 
   /// dataGrad() for conv and avgpool of stride 1, by blocks of source
