@@ -573,10 +573,101 @@ public:
           });
         });
   }
+  /// dataGrad() for dense rows whose weights are W[g*S + s] (dv = 1, or
+  /// one source copy): dY[s] += sum over g of W[g*S + s] dZ[g]. A row of W
+  /// holds the weights of consecutive source rows s, but the sum runs down a
+  /// column of W, at a stride of S (4 KiB where S = 1024: every line in one
+  /// cache set). So for each block of 16 source rows, the columns' weights
+  /// of up to 512 output rows at a time are first copied (a vector per
+  /// output row) onto a stack panel [g][16], which blocks of rows x batch
+  /// registers then sweep in order. Each dY sums its terms in order of g, a
+  /// partial sum per chunk of 512.
+  void dataGradColumns(Function *f) {
+    Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *dY = k.arg(f, "dY"), *B = k.arg(f, "B");
+    const int64_t du = sig.du, S = sig.layout.rowLength * du, G = sig.targetCopies * sig.dv;
+    // 6 rows x 4 registers where there are 32 vector registers, else 4 x 3.
+    const int64_t lanes = k.lanes, wide = k.target.vectorBits >= 512, R = wide ? 4 : 3;
+    constexpr int64_t panelRows = 16, chunk = 512;
+    const std::vector<int64_t> rowBlocks = wide ? std::vector<int64_t>{6, 4, 2, 1}
+                                                : std::vector<int64_t>{4, 2, 1};
+    const std::vector<BlockTile> tiles = {{R * lanes, 0, FixedVectorType::get(k.T, lanes)},
+                                          {lanes, 0, FixedVectorType::get(k.T, lanes)},
+                                          {1, 0, k.T}};
+    IRBuilder<> entry(&f->getEntryBlock(), f->getEntryBlock().begin());
+    Value *panel = entry.CreateAlloca(k.T, k.c64(chunk * panelRows), "panel"); // [g][16]
+    std::vector<std::vector<AllocaInst *>> acc(tiles.size());
+    for (size_t t = 0; t < tiles.size(); ++t)
+      for (int64_t n = 0; n < rowBlocks[0] * R; ++n)
+        acc[t].push_back(entry.CreateAlloca(tiles[t].type, nullptr, "acc"));
+    Value *r0 = k.mul(k.arg(f, "i0"), k.c64(du)), *r1 = k.mul(k.arg(f, "i1"), k.c64(du));
+    k.loop(r0, r1, "s0", [&](Value *s0) {
+      Value *rows = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(panelRows), b.CreateNSWSub(r1, s0));
+      k.loop(k.c64(0), k.c64(G), "gc", [&](Value *gc) {
+        Value *gn = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(chunk), b.CreateNSWSub(k.c64(G), gc));
+        // panel[g][p] = W[(gc + g)*S + s0 + p], p < rows
+        Value *full = b.CreateICmpEQ(rows, k.c64(panelRows));
+        Type *line = FixedVectorType::get(k.T, panelRows);
+        k.loop(k.c64(0), gn, "g", [&](Value *g) {
+          Value *from = k.add(k.mul(k.add(gc, g), k.c64(S)), s0);
+          Value *to = k.mul(g, k.c64(panelRows));
+          Function *fn = b.GetInsertBlock()->getParent();
+          BasicBlock *vector = BasicBlock::Create(k.ctx, "line", fn);
+          BasicBlock *scalars = BasicBlock::Create(k.ctx, "scalars", fn);
+          BasicBlock *copied = BasicBlock::Create(k.ctx, "copied", fn);
+          b.CreateCondBr(full, vector, scalars);
+          b.SetInsertPoint(vector);
+          k.storeTile(k.loadTile(line, W, from), panel, to);
+          b.CreateBr(copied);
+          b.SetInsertPoint(scalars);
+          k.loop(k.c64(0), rows, "p", [&](Value *p) {
+            k.storeTile(k.load(W, k.add(from, p)), panel, k.add(to, p));
+          });
+          b.CreateBr(copied);
+          b.SetInsertPoint(copied);
+        });
+        Value *first = b.CreateICmpEQ(gc, k.c64(0));
+        blocksOf(k.c64(0), rows, rowBlocks, [&](int64_t P, Value *p0) {
+          k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+            Type *type = tiles[kind].type;
+            const int64_t regs = kind == 0 ? R : 1;
+            for (int64_t n = 0; n < P * regs; ++n)
+              b.CreateStore(Constant::getNullValue(type), acc[kind][n]);
+            k.loop(k.c64(0), gn, "g", [&](Value *g) {
+              std::vector<Value *> x;
+              for (int64_t r = 0; r < regs; ++r)
+                x.push_back(k.loadTile(type, dZ, k.add(k.mul(k.add(gc, g), B), k.add(t, k.c64(r * lanes)))));
+              for (int64_t p = 0; p < P; ++p) {
+                Value *w = k.splat(type, k.load(panel, k.add(k.mul(g, k.c64(panelRows)),
+                                                               k.add(p0, k.c64(p)))));
+                for (int64_t r = 0; r < regs; ++r) {
+                  AllocaInst *a = acc[kind][p * regs + r];
+                  b.CreateStore(k.fma(w, x[r], b.CreateLoad(type, a)), a);
+                }
+              }
+            });
+            for (int64_t p = 0; p < P; ++p)
+              for (int64_t r = 0; r < regs; ++r) {
+                Value *at = k.add(k.mul(k.add(s0, k.add(p0, k.c64(p))), B), k.add(t, k.c64(r * lanes)));
+                Value *sum = b.CreateLoad(type, acc[kind][p * regs + r]);
+                Value *old = k.loadTile(type, dY, at);
+                // the first chunk adds or stores (the kernel's `add`), the others add
+                Value *add = b.CreateOr(addInto, b.CreateNot(first));
+                k.storeTile(b.CreateSelect(add, k.fadd(old, sum), sum), dY, at);
+              }
+          });
+        });
+      }, chunk);
+    }, panelRows);
+  }
+
   /// dY[s] += sum over (j, a) of W(j, a, s) dZ[j][a], source rows
   /// s = i*du + c of source copies i0..i1.
   void dataGradDense(Function *f) {
     const int64_t du = sig.du, dv = sig.dv, L = sig.layout.rowLength;
+    if (dv == 1 || L == 1) {
+      dataGradColumns(f);
+      return;
+    }
     denseProduct(
         f, k.mul(k.arg(f, "i0"), k.c64(du)), k.mul(k.arg(f, "i1"), k.c64(du)), k.arg(f, "dY"),
         k.arg(f, "dZ"),
