@@ -100,6 +100,41 @@ def test_training_reduces_the_loss(build):
     assert m.evaluate(x, t)[0] < 0.5 * before
 
 
+def test_dense_gradients_against_differences(build, tmp_path):
+    # x -> h fully connected with 700 copies of h: the dense kernels' blocks,
+    # tails and chunks (weight gradients by outer products in blocks of 128
+    # samples; data gradients down W's columns in chunks of 512 rows).
+    bp = tmp_path / "wide.rsl"
+    bp.write_text("module m { input x: 40; hidden h: tanh; output y: 3; x -> h -> y; }\n"
+                  "lift wide of m { size h: 700; }\n")
+    m = rslc.load(build(str(bp), precision="f64"))
+    rng = np.random.default_rng(5)
+    x, t = rng.normal(size=(150, 40)), rng.normal(size=(150, 3))
+    m.zero_grads()
+    y = m.forward(x)
+    dx = m.backward((y - t) / 150)
+    g = m.grads
+    theta = m.params
+    h = 1e-6
+    w = next(t for t in m.describe()["tensors"] if t["name"] == "W:x->h")
+    for k in w["offset"] + rng.choice(w["size"], 8, replace=False):
+        up, down = theta.copy(), theta.copy()
+        up[k] += h
+        down[k] -= h
+        m.params = up
+        lu = m.evaluate(x, t)[0]
+        m.params = down
+        ld = m.evaluate(x, t)[0]
+        assert abs((lu - ld) / (2 * h) - g[k]) < 1e-6 * max(1e-3, abs(g[k]))
+    m.params = theta
+    for b, c in [(0, 0), (149, 39), (77, 16), (128, 31)]:
+        up, down = x.copy(), x.copy()
+        up[b, c] += h
+        down[b, c] -= h
+        numeric = (m.evaluate(up, t)[0] - m.evaluate(down, t)[0]) / (2 * h)
+        assert abs(numeric - dx[b, c]) < 1e-6 * max(1e-3, abs(dx[b, c]))
+
+
 def test_wide_losses_run_in_passes(build):
     # 4096 copies: the loss runs in passes of 64 samples (1 MiB of the widest
     # vertex's activations, docs/runtime.md); its gradient must equal one
