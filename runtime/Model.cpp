@@ -45,6 +45,9 @@ constexpr int64_t rowChunk = 16;
 constexpr int64_t batchChunk = 128;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
+/// Inputs (and their gradients) of more values than this are transposed on
+/// the OpenMP team.
+constexpr int64_t transposeParallel = 1 << 16;
 /// Copies of the parameters longer than this run on the OpenMP team.
 constexpr size_t paramLoopLength = 1 << 15;
 /// Below this many multiply-adds per pass, starting threads costs more than
@@ -149,15 +152,18 @@ public:
         continue;
       int64_t d = p.vertices[v].dim;
       // A transpose by 16 x 16 blocks (both sides stay in cache lines),
-      // checking that every input is finite on the way.
+      // checking that every input is finite on the way; on the team when
+      // large.
       constexpr int64_t tile = 16;
+      T *into = Y[v].data();
+#pragma omp parallel for schedule(static) reduction(&& : finite) if (d * batch >= transposeParallel)
       for (int64_t a0 = 0; a0 < d; a0 += tile)
         for (int64_t b0 = 0; b0 < batch; b0 += tile)
           for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
             for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b) {
               T value = sample(b)[off + a];
-              finite &= std::isfinite(value);
-              Y[v][a * batch + b] = value;
+              finite = finite && std::isfinite(value);
+              into[a * batch + b] = value;
             }
       off += d;
     }
@@ -241,10 +247,12 @@ public:
     for (size_t v = 0; v < p.vertices.size(); ++v) {
       if (p.vertices[v].role != Role::Input)
         continue;
-      int64_t d = p.vertices[v].dim;
-      for (int64_t a = 0; a < d; ++a)
-        for (int64_t b = 0; b < batch; ++b)
-          dx[b * inputSize + off + a] = dY[v][a * batch + b];
+      const int64_t d = p.vertices[v].dim;
+      const T *from = dY[v].data();
+#pragma omp parallel for schedule(static) if (d * batch >= transposeParallel)
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t a = 0; a < d; ++a)
+          dx[b * inputSize + off + a] = from[a * batch + b];
       off += d;
     }
   }
@@ -567,8 +575,12 @@ private:
           // Out-edges may read an input as one copy or as its components
           // (readsComponents): its tasks split the batch only, and each
           // edge covers every row of its own view (r1 = 0).
-          for (int64_t b = 0; b < batch && !outEdges[v].empty(); b += batchChunk)
-            level.edgeTasks.push_back({v, 0, 0, b, std::min(batch, b + batchChunk)});
+          // Two tasks per thread where the batch allows chunks of 64.
+          const int64_t threads = omp_get_max_threads();
+          const int64_t chunk = std::clamp<int64_t>(
+              ((batch + 2 * threads - 1) / (2 * threads) + 15) & ~int64_t(15), 64, batchChunk);
+          for (int64_t b = 0; b < batch && !outEdges[v].empty(); b += chunk)
+            level.edgeTasks.push_back({v, 0, 0, b, std::min(batch, b + chunk)});
           continue;
         }
         addTasks(v, rows, batch, fewRows(rows), level.edgeTasks);
