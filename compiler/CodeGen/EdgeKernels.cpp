@@ -776,7 +776,24 @@ public:
       acc[n]->addIncoming(next[n], b.GetInsertBlock());
     b.CreateBr(header);
     b.SetInsertPoint(exit);
-    std::vector<Value *> sums = laneSums(std::vector<Value *>(acc.begin(), acc.end()));
+    // Fewer columns than lanes (batch 1): the accumulators are 0, and so are
+    // their lane sums, without the shuffles.
+    BasicBlock *zero = b.GetInsertBlock();
+    BasicBlock *reduce = BasicBlock::Create(k.ctx, "dot.lanes", f);
+    BasicBlock *summed = BasicBlock::Create(k.ctx, "dot.summed", f);
+    b.CreateCondBr(b.CreateICmpSGT(fullB, k.c64(0)), reduce, summed);
+    b.SetInsertPoint(reduce);
+    std::vector<Value *> lanes = laneSums(std::vector<Value *>(acc.begin(), acc.end()));
+    BasicBlock *reduced = b.GetInsertBlock();
+    b.CreateBr(summed);
+    b.SetInsertPoint(summed);
+    std::vector<Value *> sums;
+    for (Value *v : lanes) {
+      PHINode *phi = b.CreatePHI(k.T, 2, "lanesum");
+      phi->addIncoming(v, reduced);
+      phi->addIncoming(k.fp(0), zero);
+      sums.push_back(phi);
+    }
     for (int64_t p = 0; p < PA; ++p)
       for (int64_t v = 0; v < PU; ++v) {
         Value *tail = k.reduce(fullB, B, sums[p * PU + v], "b", [&](Value *bb, Value *s) {
