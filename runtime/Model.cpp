@@ -349,20 +349,29 @@ public:
                       gradient, correct);
   }
 
-  /// Samples per forward-and-backward pass of a loss: as many as keep the
-  /// widest vertex's activations of a pass (copies x components x samples)
-  /// within 1 MiB, so that the rows a sparse edge gathers stay in a core's
-  /// L2 (bench/reference.rsl, n = 4096: 1.45x faster per sample in passes
-  /// of 64 than in one of 256); at least 64 (the dense kernels' batch tile),
-  /// at most 512 (bounding the activations' memory); a multiple of 16. It
-  /// depends on the model only, so the gradient's summation order does too.
-  int64_t passSamples() const {
-    const int64_t fit = (int64_t(1) << 20) / (maxPerSample * int64_t(sizeof(T)));
-    return std::clamp<int64_t>(fit / 16 * 16, 64, 512);
+  /// Samples per forward-and-backward pass of a loss over `count`. One
+  /// pass (at most 512 samples, bounding the activations' memory) where
+  /// the widest vertex's activations of the batch (copies x components x
+  /// samples) fit a core's L2 (2 MiB); else equal passes, each keeping them
+  /// within 1 MiB (at least 64 samples: the dense kernels' batch tile;
+  /// lengths a multiple of 16, the last pass shorter), so
+  /// that the rows a sparse edge gathers stay in L2 (bench/reference.rsl,
+  /// 4096 copies: 1.45x faster per sample in passes of 64 than in one of
+  /// 256; a model that fits trains faster in one pass). It depends on the
+  /// model and the count only, so the gradient's summation order does too.
+  int64_t passSamples(int64_t count) const {
+    const int64_t bytes = maxPerSample * int64_t(sizeof(T)), maxPass = 512;
+    const int64_t fit = count <= (int64_t(2) << 20) / bytes
+                            ? maxPass
+                            : std::clamp<int64_t>((int64_t(1) << 20) / bytes, 64, maxPass);
+    const int64_t passes = (count + fit - 1) / fit;
+    if (passes == 1)
+      return count;
+    return ((count + passes - 1) / passes + 15) / 16 * 16; // whole registers
   }
 
   /// The mean loss over the samples (x[rows[b]] or x[b]) in passes of
-  /// passSamples() in sample order (deterministic); with `gradient`, adds
+  /// passSamples(count) in sample order (deterministic); with `gradient`, adds
   /// its gradient. A backward of the last pass would not follow the
   /// caller's forward: none is kept.
   double lossPasses(const T *x, const T *target, int64_t n, const std::vector<int64_t> &rows,
@@ -371,7 +380,7 @@ public:
     const int64_t tw = targetWidth(loss, outputSize);
     if (correct)
       *correct = 0;
-    const int64_t chunk = passSamples();
+    const int64_t chunk = passSamples(count);
     double total = 0;
     for (int64_t c0 = 0; c0 < count; c0 += chunk) {
       int64_t nc = std::min(chunk, count - c0);

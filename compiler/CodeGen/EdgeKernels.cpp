@@ -850,7 +850,9 @@ public:
     BasicBlock *done = BasicBlock::Create(k.ctx, "done", fn);
     b.CreateCondBr(whole, dense, split);
     b.SetInsertPoint(dense);
-    if (dv == 1 || L == 1) {
+    // Outer products need a register of source rows; fewer would run scalar
+    // where the dot products below run along the batch.
+    if ((dv == 1 || L == 1) && L * du >= k.lanes) {
       weightGradOuter(f);
       b.CreateBr(done);
       b.SetInsertPoint(split);
