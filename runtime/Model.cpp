@@ -266,12 +266,10 @@ public:
     const LiftPlan &p = g.plan;
     for (size_t v = 0; v < p.vertices.size(); ++v) {
       const PlanVertex &pv = p.vertices[v];
-      if (pv.role != Role::Input && (pv.agg != Aggregation::Sum || pv.act == Activation::LayerNorm))
-        throw Error{RSLC_ERROR_UNSUPPORTED,
-                    "rslc_jvp: vertex '" + pv.name + "' (" +
-                        std::string(pv.act == Activation::LayerNorm ? keyword(pv.act)
-                                                                    : keyword(pv.agg)) +
-                        ") has no Jacobian-vector product yet"};
+      if (pv.role != Role::Input && pv.agg != Aggregation::Sum)
+        throw Error{RSLC_ERROR_UNSUPPORTED, "rslc_jvp: vertex '" + pv.name + "' (" +
+                                                std::string(keyword(pv.agg)) +
+                                                ") has no Jacobian-vector product yet"};
     }
     for (const PlanEdge &pe : p.edges)
       if (pe.map == MapKind::MaxPool)
@@ -296,6 +294,15 @@ public:
                                                 : nullptr;
         // The backward kernel adds its bias gradient somewhere: a scratch.
         std::vector<T> scratch(g.vertexTensor[v] >= 0 ? g.tensors[g.vertexTensor[v]].size : 0);
+        // layernorm: unit gains and zero shifts, and xhat (layerNormTangent)
+        std::vector<T> unit, xhat;
+        if (pv.act == Activation::LayerNorm) {
+          const int64_t axis = pv.shape.back();
+          unit.assign(size_t(rows * 2 * axis), T(0));
+          for (int64_t j = 0; j < rows; ++j)
+            std::fill_n(&unit[size_t(j * 2 * axis)], axis, T(1));
+          xhat.resize(tY[v].size());
+        }
 #pragma omp parallel for schedule(dynamic, 1) if (rows * per >= 4096)
         for (int64_t r0 = 0; r0 < rows; r0 += 16) {
           const int64_t r1 = std::min(rows, r0 + 16);
@@ -310,10 +317,14 @@ public:
               edgeKernels[e].forward(weights(e, params), tY[u].data(), tZ[v].data(),
                                      le.col.data(), le.rowPtr.data(), r0, r1, 0, n, n, true);
           }
-          if (dbias && pv.bias) // a bias per component of every copy
+          if (dbias && pv.bias && pv.act != Activation::LayerNorm) // a bias per component
             for (int64_t row = r0 * pv.dim; row < r1 * pv.dim; ++row)
               for (int64_t b = 0; b < n; ++b)
                 tZ[v][row * n + b] += dbias[row];
+          if (pv.act == Activation::LayerNorm) {
+            layerNormTangent(v, n, dbias, unit, tZ[v], xhat, tY[v], scratch, r0, r1);
+            continue;
+          }
           vertexKernels[v].backward(Z[v].data(), bias(v, params), tZ[v].data(), tY[v].data(),
                                     scratch.empty() ? nullptr : scratch.data(), r0, r1, n);
         }
@@ -333,6 +344,32 @@ public:
         }
       off += pv.dim;
     }
+  }
+
+  /// The tangent of layernorm vertex v, rows r0..r1 of n columns: with
+  /// xhat = (z - mean) rstd, gains g, shifts s and tangents t.,
+  ///   ty = g rstd (tz - mean(tz) - xhat mean(xhat tz)) + tg xhat + ts.
+  /// Its kernels give both parts at unit gains and zero shifts: the
+  /// backward's dZ (the bracket; the Jacobian there is symmetric) and the
+  /// forward's Y (xhat). `dparams`: the tangent of the vertex's parameters;
+  /// `unit`: unit gains and zero shifts; `xhat`: a buffer like ty.
+  void layerNormTangent(unsigned v, int64_t n, const T *dparams, const std::vector<T> &unit,
+                        const std::vector<T> &tz, std::vector<T> &xhat, std::vector<T> &ty,
+                        std::vector<T> &scratch, int64_t r0, int64_t r1) {
+    const PlanVertex &pv = g.plan.vertices[v];
+    const int64_t axis = pv.shape.back(), dim = pv.dim;
+    vertexKernels[v].backward(Z[v].data(), unit.data(), tz.data(), ty.data(), scratch.data(), r0,
+                              r1, n);
+    vertexKernels[v].forward(Z[v].data(), unit.data(), xhat.data(), r0, r1, n);
+    const T *gains = bias(v, params);
+    for (int64_t j = r0; j < r1; ++j)
+      for (int64_t c = 0; c < dim; ++c) {
+        const int64_t kk = c % axis, at = j * 2 * axis + kk;
+        for (int64_t b = 0; b < n; ++b) {
+          const size_t i = size_t((j * dim + c) * n + b);
+          ty[i] = gains[at] * ty[i] + dparams[at] * xhat[i] + dparams[at + axis];
+        }
+      }
   }
 
   double lossAndGrad(const void *xv, const void *tv, int64_t n, Loss loss) override {

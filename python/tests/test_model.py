@@ -239,6 +239,10 @@ JVP_BLUEPRINTS = {
     "conv": "module m { input x: [6, 6]; hidden c: [6, 6], relu; hidden p: [3, 3], identity; "
             "output y: 2; x -> c: conv(kernel = 3, padding = 1); c -> p: avgpool(kernel = 2); "
             "p -> y; }\nlift l of m { size c, p: 2; edges c -> p: diagonal; }\n",
+    # layernorm over the last axis of two tokens, its gains and shifts in dtheta
+    "layernorm": "module m { input x: [2, 4]; hidden h: [2, 4], tanh; hidden n: [2, 3], layernorm; "
+                 "output y: 2; x -> h -> n -> y; }\n"
+                 "lift l of m { size h, n: 3; edges h -> n: sparse(degree = 2); }\n",
 }
 
 
@@ -270,10 +274,11 @@ def test_jvp_against_differences_and_the_adjoint(tmp_path, name):
 
 
 def test_jvp_refuses_what_it_lacks(tmp_path):
-    bp = tmp_path / "ln.rsl"
-    bp.write_text("module m { input x: 4; hidden n: 4, layernorm; output y; x -> n -> y; }\n")
-    m = rslc.load(rslc.compile(str(bp), out=str(tmp_path / "ln")))
-    with pytest.raises(rslc.RslcError, match="vertex 'n' \\(layernorm\\) has no Jacobian-vector"):
+    bp = tmp_path / "prod.rsl"
+    bp.write_text("module m { input x: 4; hidden a: 4, tanh; hidden n: 4, identity, nobias, prod; "
+                  "output y; x -> a; x -> n; a -> n; n -> y; }\n")
+    m = rslc.load(rslc.compile(str(bp), out=str(tmp_path / "prod")))
+    with pytest.raises(rslc.RslcError, match="vertex 'n' \\(prod\\) has no Jacobian-vector"):
         m.jvp(np.zeros((1, 4)), np.zeros(m.num_params))
     with pytest.raises(rslc.RslcError, match="dtheta has 3 values"):
         m.jvp(np.zeros((1, 4)), np.zeros(3))
