@@ -30,6 +30,20 @@ def test_shapes_and_forward(build):
     assert e.value.status == "RSLC_ERROR_SIZE"
 
 
+def loss_slope(m, x, t, theta, k, h=1e-6):
+    """The mean loss's derivative in parameter k by central differences
+    (leaves the parameters at theta)."""
+    up, down = theta.copy(), theta.copy()
+    up[k] += h
+    down[k] -= h
+    m.params = up
+    lu = m.evaluate(x, t)[0]
+    m.params = down
+    ld = m.evaluate(x, t)[0]
+    m.params = theta
+    return (lu - ld) / (2 * h)
+
+
 def test_gradients_match_finite_differences(build):
     m = rslc.load(build("examples/rgb_mlp.rsl", lift="sparse", defines={"n": 8, "k": 3},
                         precision="f64"))
@@ -41,15 +55,7 @@ def test_gradients_match_finite_differences(build):
     g = m.grads
     theta = m.params
     for k in rng.choice(theta.size, 12, replace=False):
-        h = 1e-6
-        up, down = theta.copy(), theta.copy()
-        up[k] += h
-        down[k] -= h
-        m.params = up
-        lu = m.evaluate(x, t)[0]
-        m.params = down
-        ld = m.evaluate(x, t)[0]
-        assert abs((lu - ld) / (2 * h) - g[k]) < 1e-6 * max(1, abs(g[k]))
+        assert abs(loss_slope(m, x, t, theta, k) - g[k]) < 1e-6 * max(1, abs(g[k]))
     m.params = theta
     # backward gives dL/dx too: mse's dL/dy = (y - t) / batch
     y = m.forward(x)
@@ -118,15 +124,7 @@ def test_dense_gradients_against_differences(build, tmp_path):
     h = 1e-6
     w = next(t for t in m.describe()["tensors"] if t["name"] == "W:x->h")
     for k in w["offset"] + rng.choice(w["size"], 8, replace=False):
-        up, down = theta.copy(), theta.copy()
-        up[k] += h
-        down[k] -= h
-        m.params = up
-        lu = m.evaluate(x, t)[0]
-        m.params = down
-        ld = m.evaluate(x, t)[0]
-        assert abs((lu - ld) / (2 * h) - g[k]) < 1e-6 * max(1e-3, abs(g[k]))
-    m.params = theta
+        assert abs(loss_slope(m, x, t, theta, k) - g[k]) < 1e-6 * max(1e-3, abs(g[k]))
     for b, c in [(0, 0), (149, 39), (77, 16), (128, 31)]:
         up, down = x.copy(), x.copy()
         up[b, c] += h
