@@ -413,18 +413,8 @@ public:
                     function_ref<void(int64_t P, Value *oy, Value *ox0, bool masked)> body) {
     k.loop(k.c64(0), k.c64(taps.outH), "oy", [&](Value *oy) {
       auto block = [&](Value *ox0, int64_t P) {
-        Function *f = b.GetInsertBlock()->getParent();
-        BasicBlock *plain = BasicBlock::Create(k.ctx, "inside", f);
-        BasicBlock *edge = BasicBlock::Create(k.ctx, "edge", f);
-        BasicBlock *done = BasicBlock::Create(k.ctx, "blockdone", f);
-        b.CreateCondBr(blockInside(taps, ox0, P), plain, edge);
-        b.SetInsertPoint(plain);
-        body(P, oy, ox0, false);
-        b.CreateBr(done);
-        b.SetInsertPoint(edge);
-        body(P, oy, ox0, true);
-        b.CreateBr(done);
-        b.SetInsertPoint(done);
+        k.ifElse(blockInside(taps, ox0, P), [&] { body(P, oy, ox0, false); },
+                 [&] { body(P, oy, ox0, true); });
       };
       const int64_t full = taps.outW / P * P;
       k.loop(k.c64(0), k.c64(full), "ox", [&](Value *ox0) { block(ox0, P); }, P);
@@ -610,20 +600,13 @@ public:
         k.loop(k.c64(0), gn, "g", [&](Value *g) {
           Value *from = k.add(k.mul(k.add(gc, g), k.c64(S)), s0);
           Value *to = k.mul(g, k.c64(panelRows));
-          Function *fn = b.GetInsertBlock()->getParent();
-          BasicBlock *vector = BasicBlock::Create(k.ctx, "line", fn);
-          BasicBlock *scalars = BasicBlock::Create(k.ctx, "scalars", fn);
-          BasicBlock *copied = BasicBlock::Create(k.ctx, "copied", fn);
-          b.CreateCondBr(full, vector, scalars);
-          b.SetInsertPoint(vector);
-          k.storeTile(k.loadTile(line, W, from), panel, to);
-          b.CreateBr(copied);
-          b.SetInsertPoint(scalars);
-          k.loop(k.c64(0), rows, "p", [&](Value *p) {
-            k.storeTile(k.load(W, k.add(from, p)), panel, k.add(to, p));
-          });
-          b.CreateBr(copied);
-          b.SetInsertPoint(copied);
+          k.ifElse(
+              full, [&] { k.storeTile(k.loadTile(line, W, from), panel, to); },
+              [&] {
+                k.loop(k.c64(0), rows, "p", [&](Value *p) {
+                  k.storeTile(k.load(W, k.add(from, p)), panel, k.add(to, p));
+                });
+              });
         });
         Value *first = b.CreateICmpEQ(gc, k.c64(0));
         blocksOf(k.c64(0), rows, rowBlocks, [&](int64_t P, Value *p0) {
@@ -804,7 +787,8 @@ public:
   }
 
   /// weightGrad() for linear maps. Dense rows covered whole (every row
-  /// reads every source): blocks of 4 output rows x 4 source rows. Else,
+  /// reads every source): outer products (weightGradOuter) where they
+  /// apply, else blocks of 4 output rows x 4 source rows. Else,
   /// per row j: blocks of 4 output components a (where dv >= 4) x 4 source
   /// terms u = (q, c) of its positions in [q0, q1).
   void weightGradLinear(Function *f) {
@@ -844,47 +828,31 @@ public:
     const int64_t L = sig.layout.rowLength;
     Value *whole = b.CreateAnd(b.CreateICmpSLE(k.arg(f, "q0"), k.mul(j0, k.c64(L))),
                                b.CreateICmpSGE(k.arg(f, "q1"), k.mul(j1, k.c64(L))));
-    Function *fn = b.GetInsertBlock()->getParent();
-    BasicBlock *dense = BasicBlock::Create(k.ctx, "dense", fn);
-    BasicBlock *split = BasicBlock::Create(k.ctx, "split", fn);
-    BasicBlock *done = BasicBlock::Create(k.ctx, "done", fn);
-    b.CreateCondBr(whole, dense, split);
-    b.SetInsertPoint(dense);
     // Outer products need a register of source rows; fewer would run scalar
     // where the dot products below run along the batch.
-    if ((dv == 1 || L == 1) && L * du >= k.lanes) {
-      weightGradOuter(f);
-      b.CreateBr(done);
-      b.SetInsertPoint(split);
-      general();
-      b.CreateBr(done);
-      b.SetInsertPoint(done);
-      return;
-    }
-    blocksOf(k.mul(j0, k.c64(dv)), k.mul(j1, k.c64(dv)), {4, 1}, [&](int64_t PA, Value *g) {
-      blocksOf(k.c64(0), k.c64(L * du), {4, 1}, [&](int64_t PU, Value *s) {
-        std::vector<Value *> zrow, yrow, base, offset;
-        for (int64_t p = 0; p < PA; ++p) {
-          Value *gp = k.add(g, k.c64(p));
-          zrow.push_back(k.mul(gp, B));
-          Value *j = b.CreateSDiv(gp, k.c64(dv)), *a = b.CreateSRem(gp, k.c64(dv));
-          base.push_back(k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du)));
-        }
-        for (int64_t v = 0; v < PU; ++v) {
-          Value *sv = k.add(s, k.c64(v));
-          yrow.push_back(k.mul(sv, B));
-          Value *i = b.CreateSDiv(sv, k.c64(du)), *c = b.CreateSRem(sv, k.c64(du));
-          offset.push_back(k.add(k.mul(i, k.c64(dv * du)), c));
-        }
-        dotBlock(dW, dZ, Y, B, zrow, yrow,
-                 [&](int64_t p, int64_t v) { return k.add(base[p], offset[v]); });
+    const bool outer = (dv == 1 || L == 1) && L * du >= k.lanes;
+    auto dots = [&] {
+      blocksOf(k.mul(j0, k.c64(dv)), k.mul(j1, k.c64(dv)), {4, 1}, [&](int64_t PA, Value *g) {
+        blocksOf(k.c64(0), k.c64(L * du), {4, 1}, [&](int64_t PU, Value *s) {
+          std::vector<Value *> zrow, yrow, base, offset;
+          for (int64_t p = 0; p < PA; ++p) {
+            Value *gp = k.add(g, k.c64(p));
+            zrow.push_back(k.mul(gp, B));
+            Value *j = b.CreateSDiv(gp, k.c64(dv)), *a = b.CreateSRem(gp, k.c64(dv));
+            base.push_back(k.mul(k.add(k.mul(j, k.c64(L * dv)), a), k.c64(du)));
+          }
+          for (int64_t v = 0; v < PU; ++v) {
+            Value *sv = k.add(s, k.c64(v));
+            yrow.push_back(k.mul(sv, B));
+            Value *i = b.CreateSDiv(sv, k.c64(du)), *c = b.CreateSRem(sv, k.c64(du));
+            offset.push_back(k.add(k.mul(i, k.c64(dv * du)), c));
+          }
+          dotBlock(dW, dZ, Y, B, zrow, yrow,
+                   [&](int64_t p, int64_t v) { return k.add(base[p], offset[v]); });
+        });
       });
-    });
-    b.CreateBr(done);
-    b.SetInsertPoint(split);
-    general();
-    b.CreateBr(done);
-    b.SetInsertPoint(done);
+    };
+    k.ifElse(whole, [&] { outer ? weightGradOuter(f) : dots(); }, general);
   }
 
   //===--- Dense weight gradients by outer products -----------------------===//
@@ -1107,18 +1075,7 @@ public:
           Value *bottom = k.add(k.mul(oy, k.c64(s)), k.c64(*hi));
           Value *rowsInside = b.CreateAnd(b.CreateICmpSGE(top, k.c64(0)),
                                           b.CreateICmpSLT(bottom, k.c64(taps.inH)));
-          Function *fn = b.GetInsertBlock()->getParent();
-          BasicBlock *plain = BasicBlock::Create(k.ctx, "rowsinside", fn);
-          BasicBlock *edge = BasicBlock::Create(k.ctx, "rowsedge", fn);
-          BasicBlock *done = BasicBlock::Create(k.ctx, "rowsdone", fn);
-          b.CreateCondBr(rowsInside, plain, edge);
-          b.SetInsertPoint(plain);
-          pixels(false);
-          b.CreateBr(done);
-          b.SetInsertPoint(edge);
-          pixels(true);
-          b.CreateBr(done);
-          b.SetInsertPoint(done);
+          k.ifElse(rowsInside, [&] { pixels(false); }, [&] { pixels(true); });
         });
         for (int64_t e = 0; e < kk; ++e) {
           b.setFastMathFlags(k.reduceFlags); // a fixed tree across lanes

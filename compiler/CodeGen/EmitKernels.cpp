@@ -171,6 +171,22 @@ void KernelBuilder::ifThen(Value *cond, function_ref<void()> body) {
   b.SetInsertPoint(done);
 }
 
+void KernelBuilder::ifElse(Value *cond, function_ref<void()> then,
+                           function_ref<void()> otherwise) {
+  Function *f = b.GetInsertBlock()->getParent();
+  BasicBlock *yes = BasicBlock::Create(ctx, "then", f);
+  BasicBlock *no = BasicBlock::Create(ctx, "else", f);
+  BasicBlock *done = BasicBlock::Create(ctx, "endif", f);
+  b.CreateCondBr(cond, yes, no);
+  b.SetInsertPoint(yes);
+  then();
+  b.CreateBr(done);
+  b.SetInsertPoint(no);
+  otherwise();
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+}
+
 void KernelBuilder::batchTiles(Value *from, Value *b1,
                                function_ref<void(Value *offset, size_t k)> body) {
   std::vector<int64_t> widths;

@@ -71,6 +71,8 @@ public:
                 llvm::function_ref<Value *(Value *iv, Value *acc)> body);
   /// if (cond) body()
   void ifThen(Value *cond, llvm::function_ref<void()> body);
+  /// if (cond) then() else otherwise()
+  void ifElse(Value *cond, llvm::function_ref<void()> then, llvm::function_ref<void()> otherwise);
 
   /// Batch columns [b0, b1) a tile at a time, widest tiles first; calls
   /// body(offset, k) for the tile of kind k at column offset.
