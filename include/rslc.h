@@ -87,8 +87,8 @@ rslc_status rslc_loss_and_grad(rslc_model *model, const rslc_real *x, const rslc
  * f(x) along the parameter direction dtheta[num_params], exact (forward
  * mode: the forward kernels on tangents, the activations' derivatives), at
  * the current parameters. Networks of sums with elementwise, softmax or
- * layernorm activations and linear, conv, diag, skip or avgpool maps;
- * other kinds give RSLC_ERROR_UNSUPPORTED. Runs a forward on x (backward then follows
+ * layernorm activations and linear, conv, diag, skip, avgpool or maxpool
+ * maps; products and attention give RSLC_ERROR_UNSUPPORTED. Runs a forward on x (backward then follows
  * that forward). */
 rslc_status rslc_jvp(rslc_model *model, const rslc_real *x, int64_t batch, const rslc_real *dtheta,
                      rslc_real *dy);

@@ -30,6 +30,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <limits>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -271,10 +272,6 @@ public:
                                                 std::string(keyword(pv.agg)) +
                                                 ") has no Jacobian-vector product yet"};
     }
-    for (const PlanEdge &pe : p.edges)
-      if (pe.map == MapKind::MaxPool)
-        throw Error{RSLC_ERROR_UNSUPPORTED, "rslc_jvp: maxpool edges have no Jacobian-vector "
-                                            "product yet"};
     const T *dtheta = static_cast<const T *>(dthetav);
     T *dy = static_cast<T *>(dyv);
     for (size_t k = 0; k < params.size(); ++k)
@@ -309,6 +306,11 @@ public:
           for (size_t e : inEdges[v]) {
             const LiftedEdge &le = g.edges[e];
             const unsigned u = p.edges[e].src;
+            if (p.edges[e].map == MapKind::MaxPool) {
+              if (!tY[u].empty())
+                maxPoolTangent(e, n, tY[u], tZ[v], r0, r1);
+              continue;
+            }
             if (p.edges[e].group != noGroup)
               edgeKernels[e].forward(dtheta + g.tensors[p.edges[e].group].offset, Y[u].data(),
                                      tZ[v].data(), le.col.data(), le.rowPtr.data(), r0, r1, 0, n,
@@ -369,6 +371,41 @@ public:
           const size_t i = size_t((j * dim + c) * n + b);
           ty[i] = gains[at] * ty[i] + dparams[at] * xhat[i] + dparams[at + axis];
         }
+      }
+  }
+
+  /// tz (rows r0..r1 of n columns) += the tangent through maxpool edge e
+  /// of its source's tangent tyu: each window's output moves with the
+  /// source pixel of its first maximum, where the backward kernel sends the
+  /// gradient (window positions row by row, a later one only if greater).
+  void maxPoolTangent(size_t e, int64_t n, const std::vector<T> &tyu, std::vector<T> &tz,
+                      int64_t r0, int64_t r1) {
+    const PlanEdge &pe = g.plan.edges[e];
+    const EdgeFibers fib = edgeFibers(g.plan, pe);
+    const MapParams &mp = pe.params;
+    const int64_t H = fib.uShape[0], W = fib.uShape[1], Wo = fib.vShape[1];
+    const LiftedEdge &le = g.edges[e];
+    const T *y = Y[pe.src].data();
+    for (int64_t j = r0; j < r1; ++j)
+      for (uint64_t q = le.rowBegin(j); q < le.rowEnd(j); ++q) {
+        const int64_t i = int64_t(le.sourceAt(j, q));
+        for (int64_t a = 0; a < fib.dv; ++a)
+          for (int64_t b = 0; b < n; ++b) {
+            T best = -std::numeric_limits<T>::infinity();
+            int64_t at = -1;
+            for (int64_t ky = 0; ky < mp.kernel; ++ky)
+              for (int64_t kx = 0; kx < mp.kernel; ++kx) {
+                const int64_t iy = a / Wo * mp.stride + ky * mp.dilation - mp.padding;
+                const int64_t ix = a % Wo * mp.stride + kx * mp.dilation - mp.padding;
+                if (iy < 0 || iy >= H || ix < 0 || ix >= W)
+                  continue;
+                const T value = y[(i * fib.du + iy * W + ix) * n + b];
+                if (value > best)
+                  best = value, at = iy * W + ix;
+              }
+            if (at >= 0)
+              tz[size_t((j * fib.dv + a) * n + b)] += tyu[size_t((i * fib.du + at) * n + b)];
+          }
       }
   }
 

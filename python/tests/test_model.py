@@ -237,6 +237,10 @@ JVP_BLUEPRINTS = {
     "conv": "module m { input x: [6, 6]; hidden c: [6, 6], relu; hidden p: [3, 3], identity; "
             "output y: 2; x -> c: conv(kernel = 3, padding = 1); c -> p: avgpool(kernel = 2); "
             "p -> y; }\nlift l of m { size c, p: 2; edges c -> p: diagonal; }\n",
+    # maxpool: each window follows its first maximum
+    "maxpool": "module m { input x: [6, 6]; hidden c: [6, 6], tanh; hidden p: [3, 3], identity; "
+               "output y: 2; x -> c: conv(kernel = 3, padding = 1); c -> p: maxpool(kernel = 2); "
+               "p -> y; }\nlift l of m { size c, p: 2; edges c -> p: diagonal; }\n",
     # layernorm over the last axis of two tokens, its gains and shifts in dtheta
     "layernorm": "module m { input x: [2, 4]; hidden h: [2, 4], tanh; hidden n: [2, 3], layernorm; "
                  "output y: 2; x -> h -> n -> y; }\n"
