@@ -86,9 +86,9 @@ rslc_status rslc_loss_and_grad(rslc_model *model, const rslc_real *x, const rslc
 /* Jacobian-vector product: dy[batch][output_size] = the derivative of
  * f(x) along the parameter direction dtheta[num_params], exact (forward
  * mode: the forward kernels on tangents, the activations' derivatives), at
- * the current parameters. Networks of sums with elementwise, softmax or
- * layernorm activations and linear, conv, diag, skip, avgpool or maxpool
- * maps; products and attention give RSLC_ERROR_UNSUPPORTED. Runs a forward on x (backward then follows
+ * the current parameters. Sums and products of in-edges with elementwise,
+ * softmax or layernorm activations and linear, conv, diag, skip, avgpool
+ * or maxpool maps; attention gives RSLC_ERROR_UNSUPPORTED. Runs a forward on x (backward then follows
  * that forward). */
 rslc_status rslc_jvp(rslc_model *model, const rslc_real *x, int64_t batch, const rslc_real *dtheta,
                      rslc_real *dy);

@@ -267,7 +267,7 @@ public:
     const LiftPlan &p = g.plan;
     for (size_t v = 0; v < p.vertices.size(); ++v) {
       const PlanVertex &pv = p.vertices[v];
-      if (pv.role != Role::Input && pv.agg != Aggregation::Sum)
+      if (pv.role != Role::Input && pv.agg == Aggregation::Attention)
         throw Error{RSLC_ERROR_UNSUPPORTED, "rslc_jvp: vertex '" + pv.name + "' (" +
                                                 std::string(keyword(pv.agg)) +
                                                 ") has no Jacobian-vector product yet"};
@@ -300,25 +300,41 @@ public:
             std::fill_n(&unit[size_t(j * 2 * axis)], axis, T(1));
           xhat.resize(tY[v].size());
         }
+        // products: each in-edge's own tangent, then the product rule
+        const bool product = pv.agg == Aggregation::Prod;
+        std::vector<std::vector<T>> tZe(product ? inEdges[v].size() : 0);
+        for (auto &t : tZe)
+          t.assign(tZ[v].size(), T(0));
 #pragma omp parallel for schedule(dynamic, 1) if (rows * per >= 4096)
         for (int64_t r0 = 0; r0 < rows; r0 += 16) {
           const int64_t r1 = std::min(rows, r0 + 16);
-          for (size_t e : inEdges[v]) {
+          for (size_t k = 0; k < inEdges[v].size(); ++k) {
+            const size_t e = inEdges[v][k];
             const LiftedEdge &le = g.edges[e];
             const unsigned u = p.edges[e].src;
+            std::vector<T> &target = product ? tZe[k] : tZ[v];
             if (p.edges[e].map == MapKind::MaxPool) {
               if (!tY[u].empty())
-                maxPoolTangent(e, n, tY[u], tZ[v], r0, r1);
+                maxPoolTangent(e, n, tY[u], target, r0, r1);
               continue;
             }
             if (p.edges[e].group != noGroup)
               edgeKernels[e].forward(dtheta + g.tensors[p.edges[e].group].offset, Y[u].data(),
-                                     tZ[v].data(), le.col.data(), le.rowPtr.data(), r0, r1, 0, n,
-                                     n, true);
+                                     target.data(), le.col.data(), le.rowPtr.data(), r0, r1, 0,
+                                     n, n, true);
             if (!tY[u].empty())
-              edgeKernels[e].forward(weights(e, params), tY[u].data(), tZ[v].data(),
+              edgeKernels[e].forward(weights(e, params), tY[u].data(), target.data(),
                                      le.col.data(), le.rowPtr.data(), r0, r1, 0, n, n, true);
           }
+          if (product) // tZ = sum over e of tZ_e times the other edges' Z
+            for (int64_t at = r0 * per; at < r1 * per; ++at)
+              for (size_t k = 0; k < tZe.size(); ++k) {
+                T term = tZe[k][size_t(at)];
+                for (size_t l = 0; l < tZe.size(); ++l)
+                  if (l != k)
+                    term *= Ze[inEdges[v][l]][size_t(at)];
+                tZ[v][size_t(at)] += term;
+              }
           if (dbias && pv.bias && pv.act != Activation::LayerNorm) // a bias per component
             for (int64_t row = r0 * pv.dim; row < r1 * pv.dim; ++row)
               for (int64_t b = 0; b < n; ++b)

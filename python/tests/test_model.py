@@ -241,6 +241,11 @@ JVP_BLUEPRINTS = {
     "maxpool": "module m { input x: [6, 6]; hidden c: [6, 6], tanh; hidden p: [3, 3], identity; "
                "output y: 2; x -> c: conv(kernel = 3, padding = 1); c -> p: maxpool(kernel = 2); "
                "p -> y; }\nlift l of m { size c, p: 2; edges c -> p: diagonal; }\n",
+    # a product of two in-edges, with a bias after it
+    "product": "module m { input x: 4; hidden a: 4, tanh; hidden n: 4, tanh, prod; output y: 2; "
+               "x -> a; x -> n; a -> n; n -> y; }\n"
+               "lift l of m { size a, n: 3; edges a -> n: sparse(degree = 2); "
+               "init bias n: normal(scale = 0.3); }\n",
     # layernorm over the last axis of two tokens, its gains and shifts in dtheta
     "layernorm": "module m { input x: [2, 4]; hidden h: [2, 4], tanh; hidden n: [2, 3], layernorm; "
                  "output y: 2; x -> h -> n -> y; }\n"
@@ -276,11 +281,13 @@ def test_jvp_against_differences_and_the_adjoint(tmp_path, name):
 
 
 def test_jvp_refuses_what_it_lacks(tmp_path):
-    bp = tmp_path / "prod.rsl"
-    bp.write_text("module m { input x: 4; hidden a: 4, tanh; hidden n: 4, identity, nobias, prod; "
-                  "output y; x -> a; x -> n; a -> n; n -> y; }\n")
-    m = rslc.load(rslc.compile(str(bp), out=str(tmp_path / "prod")))
-    with pytest.raises(rslc.RslcError, match="vertex 'n' \\(prod\\) has no Jacobian-vector"):
-        m.jvp(np.zeros((1, 4)), np.zeros(m.num_params))
+    bp = tmp_path / "attention.rsl"
+    bp.write_text("module m { input x: [4, 6]; hidden q, k, v: [4, 3], nobias; "
+                  "hidden o: [4, 3], nobias, attention; output y; x -> q, k, v; "
+                  "q -> o: query; k -> o: key; v -> o: value; o -> y; }\n")
+    m = rslc.load(rslc.compile(str(bp), out=str(tmp_path / "attention")))
+    with pytest.raises(rslc.RslcError,
+                       match="vertex 'o' \\(attention\\) has no Jacobian-vector"):
+        m.jvp(np.zeros((1, 24)), np.zeros(m.num_params))
     with pytest.raises(rslc.RslcError, match="dtheta has 3 values"):
-        m.jvp(np.zeros((1, 4)), np.zeros(3))
+        m.jvp(np.zeros((1, 24)), np.zeros(3))
