@@ -37,8 +37,7 @@ typedef enum rslc_status {
   RSLC_ERROR_INTERNAL = 6, /* a bug in rslc */
   RSLC_ERROR_NUMERIC = 7,  /* NaN or infinity encountered */
   RSLC_ERROR_IO = 8,       /* a file could not be read or written */
-  RSLC_ERROR_UNSUPPORTED = 9, /* this machine cannot run the library (CPU features), or the
-                                 model's kinds lack the operation (rslc_jvp) */
+  RSLC_ERROR_UNSUPPORTED = 9, /* this machine cannot run the library (CPU features) */
   RSLC_STATUS_INT_RANGE_ = 0x7fffffff
 } rslc_status;
 
@@ -86,10 +85,8 @@ rslc_status rslc_loss_and_grad(rslc_model *model, const rslc_real *x, const rslc
 /* Jacobian-vector product: dy[batch][output_size] = the derivative of
  * f(x) along the parameter direction dtheta[num_params], exact (forward
  * mode: the forward kernels on tangents, the activations' derivatives), at
- * the current parameters. Sums and products of in-edges with elementwise,
- * softmax or layernorm activations and linear, conv, diag, skip, avgpool
- * or maxpool maps; attention gives RSLC_ERROR_UNSUPPORTED. Runs a forward on x (backward then follows
- * that forward). */
+ * the current parameters, for every kind of vertex and map. Runs a
+ * forward on x (backward then follows that forward). */
 rslc_status rslc_jvp(rslc_model *model, const rslc_real *x, int64_t batch, const rslc_real *dtheta,
                      rslc_real *dy);
 

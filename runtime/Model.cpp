@@ -265,13 +265,6 @@ public:
   /// backward kernel computes (for softmax too: its Jacobian is symmetric).
   void jvp(const void *xv, int64_t n, const void *dthetav, void *dyv) override {
     const LiftPlan &p = g.plan;
-    for (size_t v = 0; v < p.vertices.size(); ++v) {
-      const PlanVertex &pv = p.vertices[v];
-      if (pv.role != Role::Input && pv.agg == Aggregation::Attention)
-        throw Error{RSLC_ERROR_UNSUPPORTED, "rslc_jvp: vertex '" + pv.name + "' (" +
-                                                std::string(keyword(pv.agg)) +
-                                                ") has no Jacobian-vector product yet"};
-    }
     const T *dtheta = static_cast<const T *>(dthetav);
     T *dy = static_cast<T *>(dyv);
     for (size_t k = 0; k < params.size(); ++k)
@@ -300,11 +293,12 @@ public:
             std::fill_n(&unit[size_t(j * 2 * axis)], axis, T(1));
           xhat.resize(tY[v].size());
         }
-        // products: each in-edge's own tangent, then the product rule
+        // products and attention: each in-edge's own tangent first
         const bool product = pv.agg == Aggregation::Prod;
-        std::vector<std::vector<T>> tZe(product ? inEdges[v].size() : 0);
-        for (auto &t : tZe)
-          t.assign(tZ[v].size(), T(0));
+        const bool joint = pv.agg != Aggregation::Sum;
+        std::vector<std::vector<T>> tZe(joint ? inEdges[v].size() : 0);
+        for (size_t k = 0; k < tZe.size(); ++k)
+          tZe[k].assign(Ze[inEdges[v][k]].size(), T(0));
 #pragma omp parallel for schedule(dynamic, 1) if (rows * per >= 4096)
         for (int64_t r0 = 0; r0 < rows; r0 += 16) {
           const int64_t r1 = std::min(rows, r0 + 16);
@@ -312,7 +306,7 @@ public:
             const size_t e = inEdges[v][k];
             const LiftedEdge &le = g.edges[e];
             const unsigned u = p.edges[e].src;
-            std::vector<T> &target = product ? tZe[k] : tZ[v];
+            std::vector<T> &target = joint ? tZe[k] : tZ[v];
             if (p.edges[e].map == MapKind::MaxPool) {
               if (!tY[u].empty())
                 maxPoolTangent(e, n, tY[u], target, r0, r1);
@@ -326,6 +320,8 @@ public:
               edgeKernels[e].forward(weights(e, params), tY[u].data(), target.data(),
                                      le.col.data(), le.rowPtr.data(), r0, r1, 0, n, n, true);
           }
+          if (pv.agg == Aggregation::Attention)
+            attentionTangent(v, n, tZe, tZ[v], r0, r1);
           if (product) // tZ = sum over e of tZ_e times the other edges' Z
             for (int64_t at = r0 * per; at < r1 * per; ++at)
               for (size_t k = 0; k < tZe.size(); ++k) {
@@ -422,6 +418,60 @@ public:
             if (at >= 0)
               tz[size_t((j * fib.dv + a) * n + b)] += tyu[size_t((i * fib.du + at) * n + b)];
           }
+      }
+  }
+
+  /// tz (copies r0..r1 of attention vertex v, n columns) = the tangent of
+  /// O = P V, P = softmax(S), S = Q K^T / sqrt(dk) (visible keys only),
+  /// given the tangents tZe of the in-edges (in inEdges order):
+  ///   tO = tP V + P tV, tP = P (tS - sum over keys of P tS),
+  ///   tS = (tQ K^T + Q tK^T) / sqrt(dk).
+  void attentionTangent(unsigned v, int64_t n, const std::vector<std::vector<T>> &tZe,
+                        std::vector<T> &tz, int64_t r0, int64_t r1) {
+    const PlanVertex &pv = g.plan.vertices[v];
+    auto [qe, ke, ve] = attentionEdges(v);
+    auto tangentOf = [&](size_t e) -> const std::vector<T> & {
+      return tZe[size_t(std::find(inEdges[v].begin(), inEdges[v].end(), e) - inEdges[v].begin())];
+    };
+    const std::vector<T> &tq = tangentOf(qe), &tk = tangentOf(ke), &tv = tangentOf(ve);
+    // shapes as the kernels take them (KernelSignatures): the key's and
+    // the value's sources, the output's tokens
+    const Shape &ks = g.plan.vertices[g.plan.edges[ke].src].shape;
+    const Shape &vs = g.plan.vertices[g.plan.edges[ve].src].shape;
+    const int64_t Tq = pv.shape[0], dk = ks[1], Tk = ks[0], dv = vs[1];
+    const T scale = T(1) / std::sqrt(T(dk));
+    std::vector<T> P(static_cast<size_t>(Tk)), tP(static_cast<size_t>(Tk));
+    for (int64_t j = r0; j < r1; ++j)
+      for (int64_t b = 0; b < n; ++b) {
+        // element (token, c) of copy j of an in-edge of `width` components
+        auto at = [&](int64_t tokens, int64_t width, int64_t token, int64_t c) {
+          return size_t(((j * tokens + token) * width + c) * n + b);
+        };
+        for (int64_t t = 0; t < Tq; ++t) {
+          const int64_t visible = pv.causal ? t + 1 : Tk;
+          T top = -std::numeric_limits<T>::infinity(), sum = 0, mean = 0;
+          for (int64_t s = 0; s < visible; ++s) {
+            T score = 0, tscore = 0;
+            for (int64_t c = 0; c < dk; ++c) {
+              score += Ze[qe][at(Tq, dk, t, c)] * Ze[ke][at(Tk, dk, s, c)];
+              tscore += tq[at(Tq, dk, t, c)] * Ze[ke][at(Tk, dk, s, c)] +
+                        Ze[qe][at(Tq, dk, t, c)] * tk[at(Tk, dk, s, c)];
+            }
+            P[size_t(s)] = score * scale, tP[size_t(s)] = tscore * scale;
+            top = std::max(top, P[size_t(s)]);
+          }
+          for (int64_t s = 0; s < visible; ++s)
+            sum += P[size_t(s)] = std::exp(P[size_t(s)] - top);
+          for (int64_t s = 0; s < visible; ++s)
+            mean += (P[size_t(s)] /= sum) * tP[size_t(s)];
+          for (int64_t e = 0; e < dv; ++e) {
+            T o = 0;
+            for (int64_t s = 0; s < visible; ++s)
+              o += P[size_t(s)] * ((tP[size_t(s)] - mean) * Ze[ve][at(Tk, dv, s, e)] +
+                                   tv[at(Tk, dv, s, e)]);
+            tz[at(Tq, dv, t, e)] = o;
+          }
+        }
       }
   }
 

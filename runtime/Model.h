@@ -32,7 +32,7 @@ public:
   virtual void backward(const void *dy, void *dx) = 0;
   virtual double lossAndGrad(const void *x, const void *target, int64_t batch, Loss loss) = 0;
   /// dy = the outputs' derivative along the parameter direction dtheta
-  /// (rslc_jvp); throws Error (RSLC_ERROR_UNSUPPORTED for kinds without it).
+  /// (rslc_jvp), exact, for every kind of vertex and map; throws Error.
   virtual void jvp(const void *x, int64_t batch, const void *dtheta, void *dy) = 0;
   virtual void getParams(void *out) const = 0;
   virtual void setParams(const void *in) = 0;
