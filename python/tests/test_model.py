@@ -123,14 +123,16 @@ def test_dense_gradients_against_differences(build, tmp_path):
     theta = m.params
     h = 1e-6
     w = next(t for t in m.describe()["tensors"] if t["name"] == "W:x->h")
+    # central differences of a loss near 1 at h = 1e-6 carry about 5e-10 of
+    # rounding: 1e-5 relative keeps a margin (a wrong kernel is off by O(1))
     for k in w["offset"] + rng.choice(w["size"], 8, replace=False):
-        assert abs(loss_slope(m, x, t, theta, k) - g[k]) < 1e-6 * max(1e-3, abs(g[k]))
+        assert abs(loss_slope(m, x, t, theta, k) - g[k]) < 1e-5 * max(1e-3, abs(g[k]))
     for b, c in [(0, 0), (149, 39), (77, 16), (128, 31)]:
         up, down = x.copy(), x.copy()
         up[b, c] += h
         down[b, c] -= h
         numeric = (m.evaluate(up, t)[0] - m.evaluate(down, t)[0]) / (2 * h)
-        assert abs(numeric - dx[b, c]) < 1e-6 * max(1e-3, abs(dx[b, c]))
+        assert abs(numeric - dx[b, c]) < 1e-5 * max(1e-3, abs(dx[b, c]))
 
 
 def test_wide_losses_run_in_passes(build):
