@@ -30,10 +30,10 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <limits>
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace rslc::rt {
 

@@ -265,11 +265,12 @@ public:
       bestAt.push_back(b.CreateAlloca(intType, nullptr, "bestAt"));
     }
   }
-  /// out[index] += sum (or = sum, where the kernel's `add` is 0): every
-  /// forward and data-gradient kernel writes its outputs through this.
-  void addOrStore(Type *type, Value *out, Value *index, Value *sum) {
+  /// out[index] += sum where `add` (by default the kernel's `add` != 0),
+  /// else out[index] = sum: every forward and data-gradient kernel writes
+  /// its outputs through this.
+  void addOrStore(Type *type, Value *out, Value *index, Value *sum, Value *add = nullptr) {
     Value *old = k.loadTile(type, out, index);
-    k.storeTile(b.CreateSelect(addInto, k.fadd(old, sum), sum), out, index);
+    k.storeTile(b.CreateSelect(add ? add : addInto, k.fadd(old, sum), sum), out, index);
   }
   /// out[rowStart + offset ..] += the sum of terms(acc) for tile kind t,
   /// accumulated in registers.
@@ -490,6 +491,11 @@ public:
     return sig.map == MapKind::Linear && !linearAlongLastAxis(sig.uShape, sig.vShape) &&
            !sig.layout.explicitRows && sig.layout.stride == 0;
   }
+  /// Dense rows whose weights form the G x S matrix W[g*S + s] (output row
+  /// g, source row s): one output component, or one source copy.
+  bool rowMajorWeights() const {
+    return denseRows() && (sig.dv == 1 || sig.layout.rowLength == 1);
+  }
   /// Rows per block of the dense kernels, and their batch tiles: 6 rows x 4
   /// registers where there are 32 vector registers (AVX-512: 24
   /// accumulators), else 6 x 2 (12); then one register, then single
@@ -631,11 +637,9 @@ public:
             for (int64_t p = 0; p < P; ++p)
               for (int64_t r = 0; r < regs; ++r) {
                 Value *at = k.add(k.mul(k.add(s0, k.add(p0, k.c64(p))), B), k.add(t, k.c64(r * lanes)));
-                Value *sum = b.CreateLoad(type, acc[kind][p * regs + r]);
-                Value *old = k.loadTile(type, dY, at);
                 // the first chunk adds or stores (the kernel's `add`), the others add
-                Value *add = b.CreateOr(addInto, b.CreateNot(first));
-                k.storeTile(b.CreateSelect(add, k.fadd(old, sum), sum), dY, at);
+                addOrStore(type, dY, at, b.CreateLoad(type, acc[kind][p * regs + r]),
+                           b.CreateOr(addInto, b.CreateNot(first)));
               }
           });
         });
@@ -647,7 +651,7 @@ public:
   /// s = i*du + c of source copies i0..i1.
   void dataGradDense(Function *f) {
     const int64_t du = sig.du, dv = sig.dv, L = sig.layout.rowLength;
-    if (dv == 1 || L == 1) {
+    if (rowMajorWeights()) {
       dataGradColumns(f);
       return;
     }
@@ -830,7 +834,7 @@ public:
                                b.CreateICmpSGE(k.arg(f, "q1"), k.mul(j1, k.c64(L))));
     // Outer products need a register of source rows; fewer would run scalar
     // where the dot products below run along the batch.
-    const bool outer = (dv == 1 || L == 1) && L * du >= k.lanes;
+    const bool outer = rowMajorWeights() && L * du >= k.lanes;
     auto dots = [&] {
       blocksOf(k.mul(j0, k.c64(dv)), k.mul(j1, k.c64(dv)), {4, 1}, [&](int64_t PA, Value *g) {
         blocksOf(k.c64(0), k.c64(L * du), {4, 1}, [&](int64_t PU, Value *s) {
