@@ -161,14 +161,7 @@ Value *KernelBuilder::reduce(Value *start, Value *end, Value *init, const Twine 
 }
 
 void KernelBuilder::ifThen(Value *cond, function_ref<void()> body) {
-  Function *f = b.GetInsertBlock()->getParent();
-  BasicBlock *then = BasicBlock::Create(ctx, "then", f);
-  BasicBlock *done = BasicBlock::Create(ctx, "endif", f);
-  b.CreateCondBr(cond, then, done);
-  b.SetInsertPoint(then);
-  body();
-  b.CreateBr(done);
-  b.SetInsertPoint(done);
+  ifElse(cond, body, [] {}); // the empty else block folds away
 }
 
 void KernelBuilder::ifElse(Value *cond, function_ref<void()> then,
