@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 #include "Model.h"
 
+#include "CacheAligned.h"
 #include "CpuFeatures.h"
 
 #include "Losses.h"
@@ -554,9 +555,9 @@ public:
   }
   int moments() const override { return int(!moment1.empty()) + int(!moment2.empty()); }
   void setMoments(int count) override {
-    auto size = [&](std::vector<T> &m, bool keep) {
+    auto size = [&](CacheAlignedVector<T> &m, bool keep) {
       if (!keep)
-        std::vector<T>().swap(m);
+        CacheAlignedVector<T>().swap(m);
       else if (m.size() != params.size())
         m.assign(params.size(), T(0));
     };
@@ -777,7 +778,7 @@ private:
   void sumInEdges(const Task &t) {
     const unsigned v = t.item;
     const PlanVertex &pv = g.plan.vertices[v];
-    auto clear = [&](std::vector<T> &buf, int64_t dim) {
+    auto clear = [&](CacheAlignedVector<T> &buf, int64_t dim) {
       for (int64_t row = t.r0 * dim; row < t.r1 * dim; ++row)
         std::fill(&buf[row * batch + t.b0], &buf[row * batch + t.b1], T(0));
     };
@@ -954,14 +955,14 @@ private:
     scheduleTasks();
   }
 
-  std::vector<T> params, grads, moment1, moment2;
+  CacheAlignedVector<T> params, grads, moment1, moment2;
   /// Reused across calls: the targets of a mini-batch's rows, a loss's
   /// outputs and their gradient, and the readout's sums of one output
   /// component.
-  std::vector<T> rowsT, lossY, lossDy, readoutSum;
+  CacheAlignedVector<T> rowsT, lossY, lossDy, readoutSum;
   /// Per vertex: pre-activations, activations and their gradients, each
   /// [copy][component][batch]; per edge into a product: its own Z and dZ.
-  std::vector<std::vector<T>> Z, Y, dY, dZ, Ze, dZe;
+  std::vector<CacheAlignedVector<T>> Z, Y, dY, dZ, Ze, dZe;
   std::vector<EdgeKernels> edgeKernels;
   std::vector<VertexKernels> vertexKernels;
   std::vector<std::vector<size_t>> inEdges, outEdges, groupEdges;
