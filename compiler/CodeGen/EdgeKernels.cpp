@@ -475,7 +475,7 @@ public:
               });
         });
       });
-    });
+    }, /*maskedTail=*/true);
   }
 
   //===--- Dense linear edges by blocks of rows ---------------------------===//
@@ -547,7 +547,7 @@ public:
               });
             },
             [&](int64_t p) { return k.add(k.mul(k.add(r, k.c64(p)), B), t); });
-      });
+      }, /*maskedTail=*/true);
     });
   }
   /// Z[g] += sum over (i, c) of W(g, i, c) Y[i][c], output rows g = j*dv + a
@@ -641,7 +641,7 @@ public:
                 addOrStore(type, dY, at, b.CreateLoad(type, acc[kind][p * regs + r]),
                            b.CreateOr(addInto, b.CreateNot(first)));
               }
-          });
+          }, /*maskedTail=*/true);
         });
       }, chunk);
     }, panelRows);
@@ -726,7 +726,9 @@ public:
   }
 
   /// dW[weight(p, v)] += sum_b dZ[zrow[p] + b] Y[yrow[v] + b] for a block of
-  /// rows (zrow, yrow: element offsets of the rows' first column).
+  /// rows (zrow, yrow: element offsets of the rows' first column): a
+  /// register of columns at a time, the columns left over in one masked
+  /// register (two or more) or alone (one), then the lanes summed.
   void dotBlock(Value *dW, Value *dZ, Value *Y, Value *B, ArrayRef<Value *> zrow,
                 ArrayRef<Value *> yrow, function_ref<Value *(int64_t p, int64_t v)> weight) {
     const int64_t L = k.lanes, PA = zrow.size(), PU = yrow.size();
@@ -763,14 +765,45 @@ public:
       acc[n]->addIncoming(next[n], b.GetInsertBlock());
     b.CreateBr(header);
     b.SetInsertPoint(exit);
-    // Fewer columns than lanes (batch 1): the accumulators are 0, and so are
-    // their lane sums, without the shuffles.
+    // Two or more columns left over: one more masked register of them.
+    Value *rest = b.CreateNSWSub(B, fullB);
+    Value *masked = b.CreateICmpSGT(rest, k.c64(1));
+    BasicBlock *unmasked = b.GetInsertBlock();
+    BasicBlock *tailBlock = BasicBlock::Create(k.ctx, "dot.tail", f);
+    BasicBlock *joined = BasicBlock::Create(k.ctx, "dot.joined", f);
+    b.CreateCondBr(masked, tailBlock, joined);
+    b.SetInsertPoint(tailBlock);
+    SmallVector<Constant *, 16> column;
+    for (int64_t l = 0; l < L; ++l)
+      column.push_back(k.c64(l));
+    k.tailMask = b.CreateICmpSLT(ConstantVector::get(column), b.CreateVectorSplat(unsigned(L), rest));
+    std::vector<Value *> ty, tnext(PA * PU);
+    for (int64_t v = 0; v < PU; ++v)
+      ty.push_back(k.loadTile(vec, Y, k.add(yrow[v], fullB)));
+    for (int64_t p = 0; p < PA; ++p) {
+      Value *z = k.loadTile(vec, dZ, k.add(zrow[p], fullB));
+      for (int64_t v = 0; v < PU; ++v)
+        tnext[p * PU + v] = k.fma(z, ty[v], acc[p * PU + v]);
+    }
+    k.tailMask = nullptr;
+    b.CreateBr(joined);
+    b.SetInsertPoint(joined);
+    std::vector<Value *> accAll;
+    for (int64_t n = 0; n < PA * PU; ++n) {
+      PHINode *phi = b.CreatePHI(vec, 2, "acc.all");
+      phi->addIncoming(acc[n], unmasked);
+      phi->addIncoming(tnext[n], tailBlock);
+      accAll.push_back(phi);
+    }
+    // Fewer columns than lanes, one or none in a masked register (batch 1):
+    // the accumulators are 0, and so are their lane sums, without the
+    // shuffles.
     BasicBlock *zero = b.GetInsertBlock();
     BasicBlock *reduce = BasicBlock::Create(k.ctx, "dot.lanes", f);
     BasicBlock *summed = BasicBlock::Create(k.ctx, "dot.summed", f);
-    b.CreateCondBr(b.CreateICmpSGT(fullB, k.c64(0)), reduce, summed);
+    b.CreateCondBr(b.CreateOr(b.CreateICmpSGT(fullB, k.c64(0)), masked), reduce, summed);
     b.SetInsertPoint(reduce);
-    std::vector<Value *> lanes = laneSums(std::vector<Value *>(acc.begin(), acc.end()));
+    std::vector<Value *> lanes = laneSums(accAll);
     BasicBlock *reduced = b.GetInsertBlock();
     b.CreateBr(summed);
     b.SetInsertPoint(summed);
@@ -783,7 +816,8 @@ public:
     }
     for (int64_t p = 0; p < PA; ++p)
       for (int64_t v = 0; v < PU; ++v) {
-        Value *tail = k.reduce(fullB, B, sums[p * PU + v], "b", [&](Value *bb, Value *s) {
+        Value *tail = k.reduce(b.CreateSelect(masked, B, fullB), B, sums[p * PU + v], "b",
+                               [&](Value *bb, Value *s) {
           return k.fma(k.load(dZ, k.add(zrow[p], bb)), k.load(Y, k.add(yrow[v], bb)), s);
         });
         k.addTo(dW, weight(p, v), tail);
@@ -983,7 +1017,7 @@ public:
               });
         });
       });
-    });
+    }, /*maskedTail=*/true);
   }
 
   /// weightGrad() for conv: per lifted edge, one accumulator per window
@@ -1132,7 +1166,7 @@ public:
                   });
         });
       });
-    });
+    }, /*maskedTail=*/true);
     b.CreateRetVoid();
     return f;
   }
@@ -1226,7 +1260,7 @@ public:
           });
         });
       });
-    });
+    }, /*maskedTail=*/true);
     b.CreateRetVoid();
     return f;
   }

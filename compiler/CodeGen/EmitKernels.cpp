@@ -181,31 +181,73 @@ void KernelBuilder::ifElse(Value *cond, function_ref<void()> then,
 }
 
 void KernelBuilder::batchTiles(Value *from, Value *b1,
-                               function_ref<void(Value *offset, size_t k)> body) {
+                               function_ref<void(Value *offset, size_t k)> body,
+                               bool maskedTail) {
   std::vector<int64_t> widths;
   for (auto &tile : tiles)
     widths.push_back(tile.first);
-  batchTiles(from, b1, widths, body);
+  batchTiles(from, b1, widths, body, maskedTail);
 }
 
 void KernelBuilder::batchTiles(Value *from, Value *b1, ArrayRef<int64_t> widths,
-                               function_ref<void(Value *offset, size_t k)> body) {
-  for (size_t k = 0; k < widths.size(); ++k) {
-    int64_t width = widths[k];
-    Value *to = k + 1 == widths.size()
-                    ? b1
-                    : add(from, mul(b.CreateSDiv(b.CreateNSWSub(b1, from), c64(width)), c64(width)));
-    loop(from, to, "t", [&](Value *t) { body(t, k); }, width);
+                               function_ref<void(Value *offset, size_t k)> body,
+                               bool maskedTail) {
+  const size_t vectorKinds = widths.size() - 1; // the last width is 1
+  if (!maskedTail || vectorKinds == 0) {
+    for (size_t k = 0; k < widths.size(); ++k) {
+      int64_t width = widths[k];
+      Value *to = k + 1 == widths.size()
+                      ? b1
+                      : add(from, mul(b.CreateSDiv(b.CreateNSWSub(b1, from), c64(width)), c64(width)));
+      loop(from, to, "t", [&](Value *t) { body(t, k); }, width);
+      from = to;
+    }
+    return;
+  }
+  for (size_t k = 0; k < vectorKinds; ++k) {
+    Value *to = add(from, mul(b.CreateSDiv(b.CreateNSWSub(b1, from), c64(widths[k])), c64(widths[k])));
+    loop(from, to, "t", [&](Value *t) { body(t, k); }, widths[k]);
     from = to;
   }
+  // One column left (batch 1) goes alone: a masked tile reads a whole
+  // vector for it (batch-1 inference 1.3x slower).
+  const size_t k = vectorKinds - 1;
+  Value *rest = b.CreateNSWSub(b1, from);
+  ifElse(
+      b.CreateICmpEQ(rest, c64(1)), [&] { body(from, vectorKinds); },
+      [&] {
+        ifThen(b.CreateICmpSGT(rest, c64(1)), [&] {
+          SmallVector<llvm::Constant *, 16> column;
+          for (int64_t l = 0; l < widths[k]; ++l)
+            column.push_back(c64(l));
+          tailMask = b.CreateICmpSLT(llvm::ConstantVector::get(column),
+                                     b.CreateVectorSplat(unsigned(widths[k]), rest), "tail");
+          body(from, k);
+          tailMask = nullptr;
+        });
+      });
 }
 
 Value *KernelBuilder::loadTile(Type *type, Value *base, Value *index) {
-  return b.CreateAlignedLoad(type, at(base, index), Align(T->getPrimitiveSizeInBits() / 8));
+  const Align align(T->getPrimitiveSizeInBits() / 8);
+  if (inTail(type))
+    return b.CreateMaskedLoad(type, at(base, index), align, tailMask,
+                              Constant::getNullValue(type));
+  return b.CreateAlignedLoad(type, at(base, index), align);
 }
 
 void KernelBuilder::storeTile(Value *v, Value *base, Value *index) {
-  b.CreateAlignedStore(v, at(base, index), Align(T->getPrimitiveSizeInBits() / 8));
+  const Align align(T->getPrimitiveSizeInBits() / 8);
+  if (inTail(v->getType()))
+    b.CreateMaskedStore(v, at(base, index), align, tailMask);
+  else
+    b.CreateAlignedStore(v, at(base, index), align);
+}
+
+bool KernelBuilder::inTail(Type *type) const {
+  auto *v = dyn_cast<FixedVectorType>(type);
+  return tailMask && v &&
+         v->getNumElements() == cast<FixedVectorType>(tailMask->getType())->getNumElements();
 }
 
 Value *KernelBuilder::splat(Type *type, Value *scalar) {

@@ -76,12 +76,21 @@ public:
 
   /// Batch columns [b0, b1) a tile at a time, widest tiles first; calls
   /// body(offset, k) for the tile of kind k at column offset.
-  void batchTiles(Value *b0, Value *b1, llvm::function_ref<void(Value *offset, size_t k)> body);
+  void batchTiles(Value *b0, Value *b1, llvm::function_ref<void(Value *offset, size_t k)> body,
+                  bool maskedTail = false);
   /// The same over tiles of the given widths (widest first, the last 1).
+  /// With `maskedTail`, the columns left after the narrowest vector tiles
+  /// (fewer than its width) go in one more tile of that kind, whose
+  /// loadTile and storeTile touch only those columns (tailMask), instead of
+  /// one column at a time: the body must load and store batch columns only
+  /// through them, and keep its columns independent.
   void batchTiles(Value *b0, Value *b1, llvm::ArrayRef<int64_t> widths,
-                  llvm::function_ref<void(Value *offset, size_t k)> body);
+                  llvm::function_ref<void(Value *offset, size_t k)> body,
+                  bool maskedTail = false);
   Type *tileType(size_t k) const { return tiles[k].second; }
-  /// A tile of `type` at base[index ..] (batch rows are aligned to one element).
+  /// A tile of `type` at base[index ..] (batch rows are aligned to one
+  /// element); in a masked tail tile, vectors of its width load 0 and store
+  /// nothing past the batch's end.
   Value *loadTile(Type *type, Value *base, Value *index);
   void storeTile(Value *v, Value *base, Value *index);
   /// A scalar broadcast to `type` (a tile's type).
@@ -132,9 +141,14 @@ public:
   std::vector<std::pair<int64_t, Type *>> tiles;
   /// Elements of T in one vector register.
   int64_t lanes;
+  /// While a masked tail tile's body is emitted: its columns inside the
+  /// batch (<N x i1>), else null.
+  Value *tailMask = nullptr;
   llvm::FastMathFlags reduceFlags;
 
 private:
+  /// Is `type` the masked tail tile's vector type (loads and stores masked)?
+  bool inTail(Type *type) const;
   llvm::Constant *table(llvm::StringRef name, llvm::ArrayRef<llvm::Constant *> entries);
 };
 
