@@ -21,3 +21,10 @@ out=${1:-$top/results}
 "$top/experiments/architectures.py" --epochs 3 --threads 1,2 --out "$out/architectures"
 "$top/experiments/lu_pattern.py" --out "$out/lu"
 "$top/experiments/tangent.py" --out "$out/tangent"
+"$top/experiments/tangent.py" --n 16,64,256 --times 0,10,100,1000 --out "$out/tangent-flow"
+"$top/experiments/tangent.py" --blueprint "$top/examples/transformer.rsl" --witness transformer \
+  --lifts heads --defines "H=n,F=4*n" --n 1,4,16 --samples 256 --seeds 1 --times 0,10 \
+  --out "$out/tangent-transformer"
+"$top/experiments/tangent.py" --blueprint "$top/examples/cnn.rsl" --witness cnn --lifts dense,sparse \
+  --defines "C1=n,C2=2*n,k=min(4,n)" --n 2,8 --samples 1024 --seeds 1 --times 0,10 \
+  --out "$out/tangent-cnn"
