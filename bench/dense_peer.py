@@ -100,8 +100,10 @@ def main():
           "| OpenBLAS GFLOP/s | rslc / OpenBLAS |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     for t in args.threads.split(","):
-        env = dict(os.environ, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t,
-                   OMP_WAIT_POLICY="passive")
+        # rslc's threads wait as the Python package sets them (a short spin)
+        env = dict(os.environ, OMP_NUM_THREADS=t, OPENBLAS_NUM_THREADS=t)
+        env.pop("OMP_WAIT_POLICY", None)
+        env.pop("GOMP_SPINCOUNT", None)
         cmd = ["/usr/bin/python3", os.path.abspath(__file__), "--inner", "--shapes", args.shapes,
                "--batch", args.batch, "--threads", t, "--reps", str(args.reps)]
         subprocess.run(cmd, env=env, check=True)

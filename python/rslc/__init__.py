@@ -106,10 +106,10 @@ class _Library:
     cache = {}
 
     def __init__(self, path):
-        # Threads waiting at a barrier sleep instead of spinning unless the
-        # user chose otherwise: spinning threads on a busy machine cost
-        # orders of magnitude (docs/runtime.md, "Threads").
-        os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+        # Threads waiting at a barrier spin briefly, then sleep, unless the
+        # user chose otherwise (docs/runtime.md, "Threads"; as rslc-train).
+        if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+            os.environ["GOMP_SPINCOUNT"] = "3000"
         if not os.path.isfile(path):
             raise RslcError(f"cannot load '{path}': no such file")
         try:

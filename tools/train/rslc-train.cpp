@@ -108,8 +108,8 @@ OptionTable options(Settings &s) {
   t.add("export", "FILE", "write the trained parameters as .npy", s.exportPath);
   t.add("predict", "FILE", "write the model's outputs on --data as CSV (no training)", s.predict);
   t.add("quiet", "no progress output", s.quiet);
-  t.add("threads", "N", "OpenMP threads (0: OpenMP's default, every core); waiting threads sleep "
-        "unless OMP_WAIT_POLICY says otherwise", s.threads);
+  t.add("threads", "N", "OpenMP threads (0: OpenMP's default, every core); waiting threads spin "
+        "briefly, then sleep, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT says otherwise", s.threads);
   return t;
 }
 
@@ -392,12 +392,15 @@ int main(int argc, char **argv) {
     die("--threads must be between 0 and 4096, not " + std::to_string(s.threads), 2);
   checkOutputs(s, modelPath);
 
-  // OpenMP reads these when the library loads it: threads, and sleeping
-  // rather than spinning at barriers (spinning threads cost orders of
-  // magnitude on a busy machine) unless the user chose a policy.
+  // OpenMP reads these when the library loads it: threads, and a short
+  // spin at barriers before sleeping unless the user chose a policy
+  // (docs/runtime.md, "Threads": waking a sleeping thread costs a VM
+  // hundreds of microseconds; OpenMP's own default spins for milliseconds,
+  // ruinous on a busy machine). The Python package does the same.
   if (s.threads > 0)
     setenv("OMP_NUM_THREADS", std::to_string(s.threads).c_str(), 1);
-  setenv("OMP_WAIT_POLICY", "passive", /*overwrite=*/0);
+  if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
+    setenv("GOMP_SPINCOUNT", "3000", 1);
   rslc_api api = loadLibrary(modelPath);
   rslc_model *m;
   if (api.create(s.modelSeed, &m))
