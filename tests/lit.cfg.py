@@ -51,6 +51,9 @@ except (OSError, StopIteration):
 # Real data from Debian's dataset-fashion-mnist (scripts/setup.sh installs it).
 if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
     config.available_features.add("fashion-mnist")
+# Tests run side by side: waiting OpenMP threads sleep rather than spin
+# (rslc-train's default short spin is for a quiet machine, docs/runtime.md).
+config.environment["OMP_WAIT_POLICY"] = "passive"
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.rslc_bin_dir, config.environment.get("PATH", "")])
 
