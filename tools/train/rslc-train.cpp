@@ -390,7 +390,8 @@ int main(int argc, char **argv) {
     die("give --data FILE or --teacher MODEL.so, not both", 2);
   if (s.threads < 0 || s.threads > 4096)
     die("--threads must be between 0 and 4096, not " + std::to_string(s.threads), 2);
-  checkOutputs(s, modelPath);
+  if (world.rank == 0) // only rank 0 writes them; its error ends the job
+    checkOutputs(s, modelPath);
 
   // OpenMP reads these when the library loads it: threads, and a short
   // spin at barriers before sleeping unless the user chose a policy
