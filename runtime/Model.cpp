@@ -50,10 +50,6 @@ constexpr int64_t positionChunk = 1024;
 /// Inputs (and their gradients) of more values than this are transposed on
 /// the OpenMP team.
 constexpr int64_t transposeParallel = 1 << 16;
-/// A loss over at least this many samples, not a multiple of 16, runs the
-/// largest multiple first (rows of whole cache lines: 1.4x faster per
-/// sample at 1024 copies), the rest in a second pass.
-constexpr int64_t alignedPassMin = 64;
 /// Copies of the parameters longer than this run on the OpenMP team.
 constexpr size_t paramLoopLength = 1 << 15;
 /// Below this many multiply-adds per pass, starting threads costs more than
@@ -510,11 +506,9 @@ public:
                             ? maxPass
                             : std::clamp<int64_t>((int64_t(1) << 20) / bytes, 64, maxPass);
     const int64_t passes = (count + fit - 1) / fit;
-    if (passes > 1)
-      return ((count + passes - 1) / passes + 15) / 16 * 16; // whole registers
-    // Rows of a multiple of 16 samples start on cache lines: the rest of a
-    // batch that is not goes in a pass of its own.
-    return count >= alignedPassMin && count % 16 ? count / 16 * 16 : count;
+    if (passes == 1)
+      return count;
+    return ((count + passes - 1) / passes + 15) / 16 * 16; // whole registers
   }
 
   /// The mean loss over the samples (x[rows[b]] or x[b]) in passes of
