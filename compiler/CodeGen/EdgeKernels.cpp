@@ -757,15 +757,20 @@ public:
       acc.back()->addIncoming(init[n], pre);
     }
     b.CreateCondBr(b.CreateICmpSLT(t, fullB), body, exit);
-    b.SetInsertPoint(body);
-    std::vector<Value *> y, next(PA * PU);
-    for (int64_t v = 0; v < PU; ++v)
-      y.push_back(k.loadTile(vec, Y, k.add(yrow[v], t)));
-    for (int64_t p = 0; p < PA; ++p) {
-      Value *z = k.loadTile(vec, dZ, k.add(zrow[p], t));
+    // The accumulators plus the products of the register at column `at`.
+    auto products = [&](Value *at) {
+      std::vector<Value *> y, next(PA * PU);
       for (int64_t v = 0; v < PU; ++v)
-        next[p * PU + v] = k.fma(z, y[v], acc[p * PU + v]);
-    }
+        y.push_back(k.loadTile(vec, Y, k.add(yrow[v], at)));
+      for (int64_t p = 0; p < PA; ++p) {
+        Value *z = k.loadTile(vec, dZ, k.add(zrow[p], at));
+        for (int64_t v = 0; v < PU; ++v)
+          next[p * PU + v] = k.fma(z, y[v], acc[p * PU + v]);
+      }
+      return next;
+    };
+    b.SetInsertPoint(body);
+    std::vector<Value *> next = products(t);
     t->addIncoming(k.add(t, k.c64(L)), b.GetInsertBlock());
     for (int64_t n = 0; n < PA * PU; ++n)
       acc[n]->addIncoming(next[n], b.GetInsertBlock());
@@ -779,18 +784,8 @@ public:
     BasicBlock *joined = BasicBlock::Create(k.ctx, "dot.joined", f);
     b.CreateCondBr(masked, tailBlock, joined);
     b.SetInsertPoint(tailBlock);
-    SmallVector<Constant *, 16> column;
-    for (int64_t l = 0; l < L; ++l)
-      column.push_back(k.c64(l));
-    k.tailMask = b.CreateICmpSLT(ConstantVector::get(column), b.CreateVectorSplat(unsigned(L), rest));
-    std::vector<Value *> ty, tnext(PA * PU);
-    for (int64_t v = 0; v < PU; ++v)
-      ty.push_back(k.loadTile(vec, Y, k.add(yrow[v], fullB)));
-    for (int64_t p = 0; p < PA; ++p) {
-      Value *z = k.loadTile(vec, dZ, k.add(zrow[p], fullB));
-      for (int64_t v = 0; v < PU; ++v)
-        tnext[p * PU + v] = k.fma(z, ty[v], acc[p * PU + v]);
-    }
+    k.tailMask = k.lanesBelow(L, rest);
+    std::vector<Value *> tnext = products(fullB);
     k.tailMask = nullptr;
     b.CreateBr(joined);
     b.SetInsertPoint(joined);

@@ -217,15 +217,19 @@ void KernelBuilder::batchTiles(Value *from, Value *b1, ArrayRef<int64_t> widths,
       b.CreateICmpEQ(rest, c64(1)), [&] { body(from, vectorKinds); },
       [&] {
         ifThen(b.CreateICmpSGT(rest, c64(1)), [&] {
-          SmallVector<llvm::Constant *, 16> column;
-          for (int64_t l = 0; l < widths[k]; ++l)
-            column.push_back(c64(l));
-          tailMask = b.CreateICmpSLT(llvm::ConstantVector::get(column),
-                                     b.CreateVectorSplat(unsigned(widths[k]), rest), "tail");
+          tailMask = lanesBelow(widths[k], rest);
           body(from, k);
           tailMask = nullptr;
         });
       });
+}
+
+Value *KernelBuilder::lanesBelow(int64_t width, Value *n) {
+  SmallVector<llvm::Constant *, 16> lane;
+  for (int64_t l = 0; l < width; ++l)
+    lane.push_back(c64(l));
+  return b.CreateICmpSLT(llvm::ConstantVector::get(lane), b.CreateVectorSplat(unsigned(width), n),
+                         "tail");
 }
 
 Value *KernelBuilder::loadTile(Type *type, Value *base, Value *index) {

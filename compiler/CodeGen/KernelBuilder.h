@@ -141,6 +141,8 @@ public:
   std::vector<std::pair<int64_t, Type *>> tiles;
   /// Elements of T in one vector register.
   int64_t lanes;
+  /// <width x i1>: lane l < n (a mask of a tile's first n columns).
+  Value *lanesBelow(int64_t width, Value *n);
   /// While a masked tail tile's body is emitted: its columns inside the
   /// batch (<N x i1>), else null.
   Value *tailMask = nullptr;
