@@ -193,21 +193,14 @@ void KernelBuilder::batchTiles(Value *from, Value *b1, ArrayRef<int64_t> widths,
                                function_ref<void(Value *offset, size_t k)> body,
                                bool maskedTail) {
   const size_t vectorKinds = widths.size() - 1; // the last width is 1
-  if (!maskedTail || vectorKinds == 0) {
-    for (size_t k = 0; k < widths.size(); ++k) {
-      int64_t width = widths[k];
-      Value *to = k + 1 == widths.size()
-                      ? b1
-                      : add(from, mul(b.CreateSDiv(b.CreateNSWSub(b1, from), c64(width)), c64(width)));
-      loop(from, to, "t", [&](Value *t) { body(t, k); }, width);
-      from = to;
-    }
-    return;
-  }
   for (size_t k = 0; k < vectorKinds; ++k) {
     Value *to = add(from, mul(b.CreateSDiv(b.CreateNSWSub(b1, from), c64(widths[k])), c64(widths[k])));
     loop(from, to, "t", [&](Value *t) { body(t, k); }, widths[k]);
     from = to;
+  }
+  if (!maskedTail || vectorKinds == 0) { // the rest a column at a time
+    loop(from, b1, "t", [&](Value *t) { body(t, vectorKinds); });
+    return;
   }
   // One column left (batch 1) goes alone: a masked tile reads a whole
   // vector for it (batch-1 inference 1.3x slower).

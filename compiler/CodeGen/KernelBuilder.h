@@ -7,7 +7,8 @@
 //
 // Batch tiles: a kernel walks the batch columns [b0, b1) in tiles of 8
 // vector registers (8 independent FMA chains hide the FMA latency), then
-// of 4, then of one register, then single columns. Every column sees the same
+// of 4, then of one register, then single columns (edge kernels: one masked
+// register for the columns left, see batchTiles). Every column sees the same
 // operations in the same order whatever tile holds it, so results do not
 // depend on how callers split batches.
 //
