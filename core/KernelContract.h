@@ -52,7 +52,7 @@ extern const uint32_t rslc_num_kernel_variants;
 namespace rslc::contract {
 
 /// Bumped whenever anything in this file changes meaning.
-constexpr uint32_t version = 8;
+constexpr uint32_t version = 9;
 
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their
@@ -101,11 +101,16 @@ constexpr KernelArg dataGradArgs[] = {
     {"i1", A::Int},        {"b0", A::Int},       {"b1", A::Int},   {"B", A::Int},
     {"add", A::Int}};
 /// Y = act(Z + bias), rows j0..j1, every column (bias: the vertex's own
-/// parameters, may be null; layernorm's gains and shifts).
+/// parameters, may be null; layernorm's gains and shifts). Z and Y may be
+/// one buffer, where the activation's derivative follows from its output
+/// (Kinds.h, derivativeFromOutput): the runtime then keeps no separate Z.
 constexpr KernelArg actForwardArgs[] = {{"Z", A::Reals}, {"bias", A::Reals}, {"Y", A::RealsOut},
                                         {"j0", A::Int},  {"j1", A::Int},     {"B", A::Int}};
 /// dZ = the gradient through act of dY; dbias += that of the vertex's own
-/// parameters (bias and dbias are null for vertices without them, and only then).
+/// parameters (bias and dbias are null for vertices without them, and only
+/// then). Z: the pre-activation, or for activations whose derivative
+/// follows from their output, the output Y. dY and dZ may be one buffer
+/// for elementwise activations (Kinds.h, actsElementwise).
 constexpr KernelArg actBackwardArgs[] = {
     {"Z", A::Reals},      {"bias", A::Reals}, {"dY", A::Reals}, {"dZ", A::RealsOut},
     {"dbias", A::RealsOut}, {"j0", A::Int},   {"j1", A::Int},   {"B", A::Int}};

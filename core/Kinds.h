@@ -38,6 +38,27 @@ enum class MapKind {
 #define RSLC_EDGE_MAP(Name, keyword, doc) Name,
 #include "Kinds.def"
 };
+/// Does the activation act on each component alone (not softmax or
+/// layernorm)? Its backward then may write dZ over dY.
+constexpr bool actsElementwise(Activation a) {
+  return a != Activation::Softmax && a != Activation::LayerNorm;
+}
+/// Is act'(z) an exact function of y = act(z), the same bits as from z?
+/// Then the forward activates in place (Z and Y are one buffer) and the
+/// backward takes Y (KernelContract.h).
+constexpr bool derivativeFromOutput(Activation a) {
+  switch (a) {
+  case Activation::Identity:
+  case Activation::Relu:
+  case Activation::LeakyRelu:
+  case Activation::Relu32:
+  case Activation::Tanh:
+  case Activation::Sigmoid:
+    return true;
+  default:
+    return false;
+  }
+}
 /// How a base edge is lifted between the fibers of its ends.
 enum class LiftKind {
 #define RSLC_LIFT_KIND(Name, keyword, param, meta, doc) Name,

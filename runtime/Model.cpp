@@ -340,7 +340,7 @@ public:
             layerNormTangent(v, n, dbias, unit, tZ[v], xhat, tY[v], scratch, r0, r1);
             continue;
           }
-          vertexKernels[v].backward(Z[v].data(), bias(v, params), tZ[v].data(), tY[v].data(),
+          vertexKernels[v].backward(preActivation(v), bias(v, params), tZ[v].data(), tY[v].data(),
                                     scratch.empty() ? nullptr : scratch.data(), r0, r1, n);
         }
       }
@@ -787,37 +787,35 @@ private:
   void sumInEdges(const Task &t) {
     const unsigned v = t.item;
     const PlanVertex &pv = g.plan.vertices[v];
-    auto clear = [&](CacheAlignedVector<T> &buf, int64_t dim) {
-      for (int64_t row = t.r0 * dim; row < t.r1 * dim; ++row)
-        std::fill(&buf[row * batch + t.b0], &buf[row * batch + t.b1], T(0));
-    };
     auto run = [&](size_t e, T *target, bool add) {
       const LiftedEdge &le = g.edges[e];
       edgeKernels[e].forward(weights(e, params), Y[g.plan.edges[e].src].data(), target,
                              le.col.data(), le.rowPtr.data(), t.r0, t.r1, t.b0, t.b1, batch,
                              add);
     };
+    T *z = preActivation(v);
     if (pv.agg == Aggregation::Sum) {
       if (inEdges[v].empty())
-        clear(Z[v], pv.dim);
+        for (int64_t row = t.r0 * pv.dim; row < t.r1 * pv.dim; ++row)
+          std::fill(z + row * batch + t.b0, z + row * batch + t.b1, T(0));
       for (size_t e : inEdges[v])
-        run(e, Z[v].data(), e != inEdges[v].front());
+        run(e, z, e != inEdges[v].front());
       return;
     }
     for (size_t e : inEdges[v])
       run(e, Ze[e].data(), false);
     if (pv.agg == Aggregation::Attention) {
       auto [q, k, val] = attentionEdges(v);
-      vertexKernels[v].aggregate(Ze[q].data(), Ze[k].data(), Ze[val].data(), Z[v].data(), t.r0,
+      vertexKernels[v].aggregate(Ze[q].data(), Ze[k].data(), Ze[val].data(), z, t.r0,
                                  t.r1, t.b0, t.b1, batch);
       return;
     }
     for (int64_t row = t.r0 * pv.dim; row < t.r1 * pv.dim; ++row)
       for (int64_t b = t.b0; b < t.b1; ++b) {
-        T z = 1;
+        T product = 1;
         for (size_t e : inEdges[v])
-          z *= Ze[e][row * batch + b];
-        Z[v][row * batch + b] = z;
+          product *= Ze[e][row * batch + b];
+        z[row * batch + b] = product;
       }
   }
 
@@ -876,7 +874,7 @@ private:
 
   /// Y[v] = act(Z[v] + b), rows r0..r1.
   void activationForward(const Task &t) {
-    vertexKernels[t.item].forward(Z[t.item].data(), bias(t.item, params), Y[t.item].data(), t.r0,
+    vertexKernels[t.item].forward(preActivation(t.item), bias(t.item, params), Y[t.item].data(), t.r0,
                                   t.r1, batch);
   }
 
@@ -886,14 +884,15 @@ private:
   void activationBackward(const Task &t) {
     const unsigned v = t.item;
     const PlanVertex &pv = g.plan.vertices[v];
-    vertexKernels[v].backward(Z[v].data(), bias(v, params), dY[v].data(), dZ[v].data(),
+    T *dz = preActivationGrad(v);
+    vertexKernels[v].backward(preActivation(v), bias(v, params), dY[v].data(), dz,
                               bias(v, grads), t.r0, t.r1, batch);
     if (pv.agg == Aggregation::Sum)
       return;
     if (pv.agg == Aggregation::Attention) {
       auto [q, k, val] = attentionEdges(v);
       vertexKernels[v].aggregateBackward(Ze[q].data(), Ze[k].data(), Ze[val].data(),
-                                         dZ[v].data(), dZe[q].data(), dZe[k].data(),
+                                         dz, dZe[q].data(), dZe[k].data(),
                                          dZe[val].data(), t.r0, t.r1, 0, batch, batch);
       return;
     }
@@ -903,7 +902,7 @@ private:
         for (size_t f : inEdges[v])
           if (f != e)
             others *= Ze[f][k];
-        dZe[e][k] = dZ[v][k] * others;
+        dZe[e][k] = dz[k] * others;
       }
   }
 
@@ -922,9 +921,9 @@ private:
 
   /// dL/dZ_e of edge e: the target's dZ, or its own under a product or an
   /// attention.
-  const T *edgeGradient(size_t e) const {
+  const T *edgeGradient(size_t e) {
     unsigned v = g.plan.edges[e].dst;
-    return g.plan.vertices[v].agg == Aggregation::Sum ? dZ[v].data() : dZe[e].data();
+    return g.plan.vertices[v].agg == Aggregation::Sum ? preActivationGrad(v) : dZe[e].data();
   }
 
   /// Multiply-adds of one pass over edge e's lifted edges.
@@ -960,6 +959,13 @@ private:
     return T(1);
   }
 
+  /// Z of vertex v: its own buffer, or Y where the activation's
+  /// derivative follows from its output (the forward activates in place).
+  T *preActivation(unsigned v) { return Z[v].empty() ? Y[v].data() : Z[v].data(); }
+  /// dZ of vertex v: its own buffer, or dY for elementwise activations (the
+  /// backward writes dZ over dY, which nothing reads after).
+  T *preActivationGrad(unsigned v) { return dZ[v].empty() ? dY[v].data() : dZ[v].data(); }
+
   template <typename V> auto weights(size_t e, V &array) const {
     uint32_t grp = g.plan.edges[e].group;
     return array.data() + (grp == noGroup ? 0 : g.tensors[grp].offset);
@@ -982,10 +988,11 @@ private:
       size_t n = size_t(p.vertices[v].copies) * p.vertices[v].dim * b;
       Y[v].resize(n);
       dY[v].resize(n);
-      if (p.vertices[v].role != Role::Input) {
+      const PlanVertex &pv = p.vertices[v];
+      if (pv.role != Role::Input && !derivativeFromOutput(pv.act))
         Z[v].resize(n);
+      if (pv.role != Role::Input && !actsElementwise(pv.act))
         dZ[v].resize(n);
-      }
       if (p.vertices[v].agg != Aggregation::Sum)
         for (size_t e : inEdges[v]) { // Z_e has the edge's own dimension
           size_t ne = size_t(p.vertices[v].copies) * size_t(edgeDim[e]) * size_t(b);
@@ -1002,7 +1009,9 @@ private:
   /// component.
   CacheAlignedVector<T> rowsT, lossY, lossDy, readoutSum;
   /// Per vertex: pre-activations, activations and their gradients, each
-  /// [copy][component][batch]; per edge into a product: its own Z and dZ.
+  /// [copy][component][batch] (Z and dZ empty where they share Y's and dY's
+  /// buffer: preActivation, preActivationGrad); per edge into a product or
+  /// an attention: its own Z and dZ.
   std::vector<CacheAlignedVector<T>> Z, Y, dY, dZ, Ze, dZe;
   std::vector<EdgeKernels> edgeKernels;
   std::vector<VertexKernels> vertexKernels;

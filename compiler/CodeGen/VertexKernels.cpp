@@ -95,20 +95,52 @@ public:
     return {y, d};
   }
 
+  /// act'(z) from y = act(z), where that is exact (derivativeFromOutput):
+  /// the same operations on y as activation() applies after computing it.
+  Value *derivativeFromOutput(Activation act, Value *y) {
+    auto fp = [&](double v) { return k.fp(v); };
+    switch (act) {
+    case Activation::Identity:
+      return fp(1);
+    case Activation::Relu:
+      return b.CreateSelect(b.CreateFCmpOGT(y, fp(0)), fp(1), fp(0));
+    case Activation::LeakyRelu: // y > 0 exactly where z > 0
+      return b.CreateSelect(b.CreateFCmpOGT(y, fp(0)), fp(1), fp(0.01));
+    case Activation::Relu32: // 0 < y < 32 exactly where 0 < z < 32
+      return b.CreateSelect(b.CreateAnd(b.CreateFCmpOGT(y, fp(0)), b.CreateFCmpOLT(y, fp(32))),
+                            fp(1), fp(0));
+    case Activation::Tanh:
+      return k.fsub(fp(1), k.fmul(y, y));
+    case Activation::Sigmoid:
+      return k.fmul(y, k.fsub(fp(1), y));
+    default:
+      llvm_unreachable("the derivative does not follow from the output");
+    }
+  }
+
+  /// body(in) if the buffers `in` and `out` differ, else body(out): a loop
+  /// over one buffer then reads and writes it through one argument, so
+  /// that the arguments' noalias holds (KernelContract.h: one buffer).
+  void inPlaceOr(Value *in, Value *out, function_ref<void(Value *source)> body) {
+    k.ifElse(b.CreateICmpEQ(in, out), [&] { body(out); }, [&] { body(in); });
+  }
+
   Function *elementwiseForward(size_t index) {
     Function *f = k.kernel(contract::vertexKernels[contract::ActForward], index);
-    Value *Z = k.arg(f, "Z"), *Y = k.arg(f, "Y"), *B = k.arg(f, "B");
+    Value *Y = k.arg(f, "Y"), *B = k.arg(f, "B");
     const int64_t dim = sig.dim();
-    k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
-      k.loop(k.c64(0), k.c64(dim), "a", [&](Value *a) {
-        Value *ja = k.add(k.mul(j, k.c64(dim)), a);
-        Value *bias = sig.bias ? k.load(k.arg(f, "bias"), ja) : nullptr;
-        Value *rowStart = k.mul(ja, B);
-        k.loop(k.c64(0), B, "b", [&](Value *bb) {
-          Value *z = k.load(Z, k.add(rowStart, bb));
-          if (bias)
-            z = k.fadd(z, bias);
-          b.CreateStore(activation(sig.act, z).first, k.at(Y, k.add(rowStart, bb)));
+    inPlaceOr(k.arg(f, "Z"), Y, [&](Value *Z) {
+      k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
+        k.loop(k.c64(0), k.c64(dim), "a", [&](Value *a) {
+          Value *ja = k.add(k.mul(j, k.c64(dim)), a);
+          Value *bias = sig.bias ? k.load(k.arg(f, "bias"), ja) : nullptr;
+          Value *rowStart = k.mul(ja, B);
+          k.loop(k.c64(0), B, "b", [&](Value *bb) {
+            Value *z = k.load(Z, k.add(rowStart, bb));
+            if (bias)
+              z = k.fadd(z, bias);
+            b.CreateStore(activation(sig.act, z).first, k.at(Y, k.add(rowStart, bb)));
+          });
         });
       });
     });
@@ -116,25 +148,31 @@ public:
     return f;
   }
 
+  /// Where derivativeFromOutput(act), the argument Z holds Y (the bias is
+  /// already in it).
   Function *elementwiseBackward(size_t index) {
     Function *f = k.kernel(contract::vertexKernels[contract::ActBackward], index);
-    Value *Z = k.arg(f, "Z"), *dY = k.arg(f, "dY"), *dZ = k.arg(f, "dZ"), *B = k.arg(f, "B");
+    Value *Z = k.arg(f, "Z"), *dZ = k.arg(f, "dZ"), *B = k.arg(f, "B");
+    const bool fromOutput = rslc::derivativeFromOutput(sig.act);
     const int64_t dim = sig.dim();
-    k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
-      k.loop(k.c64(0), k.c64(dim), "a", [&](Value *a) {
-        Value *ja = k.add(k.mul(j, k.c64(dim)), a);
-        Value *bias = sig.bias ? k.load(k.arg(f, "bias"), ja) : nullptr;
-        Value *rowStart = k.mul(ja, B);
-        Value *sum = k.sumOverBatch(B, [&](Value *bb) {
-          Value *z = k.load(Z, k.add(rowStart, bb));
-          if (bias)
-            z = k.fadd(z, bias);
-          Value *g = k.fmul(k.load(dY, k.add(rowStart, bb)), activation(sig.act, z).second);
-          b.CreateStore(g, k.at(dZ, k.add(rowStart, bb)));
-          return g;
+    inPlaceOr(k.arg(f, "dY"), dZ, [&](Value *dY) {
+      k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
+        k.loop(k.c64(0), k.c64(dim), "a", [&](Value *a) {
+          Value *ja = k.add(k.mul(j, k.c64(dim)), a);
+          Value *bias = sig.bias && !fromOutput ? k.load(k.arg(f, "bias"), ja) : nullptr;
+          Value *rowStart = k.mul(ja, B);
+          Value *sum = k.sumOverBatch(B, [&](Value *bb) {
+            Value *z = k.load(Z, k.add(rowStart, bb));
+            if (bias)
+              z = k.fadd(z, bias);
+            Value *d = fromOutput ? derivativeFromOutput(sig.act, z) : activation(sig.act, z).second;
+            Value *g = k.fmul(k.load(dY, k.add(rowStart, bb)), d);
+            b.CreateStore(g, k.at(dZ, k.add(rowStart, bb)));
+            return g;
+          });
+          if (sig.bias)
+            k.addTo(k.arg(f, "dbias"), ja, sum);
         });
-        if (sig.bias)
-          k.addTo(k.arg(f, "dbias"), ja, sum);
       });
     });
     b.CreateRetVoid();
