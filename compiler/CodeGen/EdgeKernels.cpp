@@ -690,10 +690,32 @@ public:
 
   /// The lane sums of `accs` (a power of two of them), each by halving.
   std::vector<Value *> laneSums(std::vector<Value *> accs) {
+    std::vector<std::vector<size_t>> order;
+    int64_t w = halveLanes(accs, order);
+    std::vector<Value *> sums(order.size() * order[0].size());
+    for (size_t n = 0; n < accs.size(); ++n)
+      for (size_t m = 0; m < order[n].size(); ++m)
+        sums[order[n][m]] = b.CreateExtractElement(accs[n], uint64_t(m * w));
+    return sums;
+  }
+  /// The same lane sums as one vector of accs.size() (at most k.lanes)
+  /// lanes, in order.
+  Value *laneSumVector(std::vector<Value *> accs) {
+    std::vector<std::vector<size_t>> order;
+    const size_t n = accs.size();
+    halveLanes(accs, order); // one vector; pairing keeps the order: lanes 0..n-1
+    SmallVector<int, 16> first;
+    for (size_t m = 0; m < n; ++m)
+      first.push_back(int(m));
+    return b.CreateShuffleVector(accs[0], first);
+  }
+  /// Halves the vectors `accs` until each accumulator's sum is one lane:
+  /// then accs[n] holds those of the accumulators order[n] at lanes m * w
+  /// (w returned).
+  int64_t halveLanes(std::vector<Value *> &accs, std::vector<std::vector<size_t>> &order) {
     const int64_t L = k.lanes;
     // Each vector holds m accumulators' partial sums as segments of width
     // w = L/m, in the order of `order`.
-    std::vector<std::vector<size_t>> order;
     for (size_t n = 0; n < accs.size(); ++n)
       order.push_back({n});
     int64_t w = L;
@@ -724,19 +746,18 @@ public:
       accs[0] = halve(accs[0], accs[0], int64_t(order[0].size()));
       w /= 2; // the lower half holds them
     }
-    std::vector<Value *> sums(order.size() * order[0].size());
-    for (size_t n = 0; n < accs.size(); ++n)
-      for (size_t m = 0; m < order[n].size(); ++m)
-        sums[order[n][m]] = b.CreateExtractElement(accs[n], uint64_t(m * w));
-    return sums;
+    return w;
   }
 
   /// dW[weight(p, v)] += sum_b dZ[zrow[p] + b] Y[yrow[v] + b] for a block of
   /// rows (zrow, yrow: element offsets of the rows' first column): a
   /// register of columns at a time, the columns left over in one masked
   /// register (two or more) or alone (one), then the lanes summed.
+  /// With `contiguous` (one output row, weight(0, v) = weight(0, 0) + v),
+  /// the sums are added to dW as one vector.
   void dotBlock(Value *dW, Value *dZ, Value *Y, Value *B, ArrayRef<Value *> zrow,
-                ArrayRef<Value *> yrow, function_ref<Value *(int64_t p, int64_t v)> weight) {
+                ArrayRef<Value *> yrow, function_ref<Value *(int64_t p, int64_t v)> weight,
+                bool contiguous = false) {
     const int64_t L = k.lanes, PA = zrow.size(), PU = yrow.size();
     Type *vec = FixedVectorType::get(k.T, L);
     Value *fullB = k.mul(b.CreateSDiv(B, k.c64(L)), k.c64(L));
@@ -799,11 +820,42 @@ public:
     // Fewer columns than lanes, one or none in a masked register (batch 1):
     // the accumulators are 0, and so are their lane sums, without the
     // shuffles.
+    Value *last = k.add(B, k.c64(-1));
     BasicBlock *zero = b.GetInsertBlock();
     BasicBlock *reduce = BasicBlock::Create(k.ctx, "dot.lanes", f);
     BasicBlock *summed = BasicBlock::Create(k.ctx, "dot.summed", f);
     b.CreateCondBr(b.CreateOr(b.CreateICmpSGT(fullB, k.c64(0)), masked), reduce, summed);
     b.SetInsertPoint(reduce);
+    // The column left after the registers (rest = 1), if any, is added
+    // after the lane sums: sum = fma(dZ, Y, sum), per weight.
+    if (contiguous && PA == 1 && PU > 1) {
+      // The same operations per weight, on one vector of PU lanes.
+      Type *block = FixedVectorType::get(k.T, PU);
+      Value *vec = laneSumVector(accAll);
+      BasicBlock *reduced = b.GetInsertBlock();
+      b.CreateBr(summed);
+      b.SetInsertPoint(summed);
+      PHINode *sums = b.CreatePHI(block, 2, "lanesums");
+      sums->addIncoming(vec, reduced);
+      sums->addIncoming(Constant::getNullValue(block), zero);
+      BasicBlock *before = b.GetInsertBlock();
+      BasicBlock *column = BasicBlock::Create(k.ctx, "dot.column", f);
+      BasicBlock *done = BasicBlock::Create(k.ctx, "dot.done", f);
+      b.CreateCondBr(b.CreateICmpEQ(rest, k.c64(1)), column, done);
+      b.SetInsertPoint(column);
+      Value *ys = PoisonValue::get(block);
+      for (int64_t v = 0; v < PU; ++v)
+        ys = b.CreateInsertElement(ys, k.load(Y, k.add(yrow[v], last)), uint64_t(v));
+      Value *withColumn = k.fma(k.splat(block, k.load(dZ, k.add(zrow[0], last))), ys, sums);
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+      PHINode *totals = b.CreatePHI(block, 2, "totals");
+      totals->addIncoming(sums, before);
+      totals->addIncoming(withColumn, column);
+      Value *first = weight(0, 0);
+      k.storeTile(k.fadd(k.loadTile(block, dW, first), totals), dW, first);
+      return;
+    }
     std::vector<Value *> lanes = laneSums(accAll);
     BasicBlock *reduced = b.GetInsertBlock();
     b.CreateBr(summed);
@@ -817,11 +869,11 @@ public:
     }
     for (int64_t p = 0; p < PA; ++p)
       for (int64_t v = 0; v < PU; ++v) {
-        Value *tail = k.reduce(b.CreateSelect(masked, B, fullB), B, sums[p * PU + v], "b",
-                               [&](Value *bb, Value *s) {
+        Value *total = k.reduce(b.CreateSelect(masked, B, fullB), B, sums[p * PU + v], "b",
+                                [&](Value *bb, Value *s) {
           return k.fma(k.load(dZ, k.add(zrow[p], bb)), k.load(Y, k.add(yrow[v], bb)), s);
         });
-        k.addTo(dW, weight(p, v), tail);
+        k.addTo(dW, weight(p, v), total);
       }
   }
 
@@ -836,13 +888,20 @@ public:
     Value *j0 = k.arg(f, "j0"), *j1 = k.arg(f, "j1");
     auto general = [&] {
       const int64_t Pr = dv >= 4 ? 4 : 1;
+      // One output row (dv < 4): blocks of 8 source terms where a register
+      // has more than 4 lanes (16 would leave too few general registers for
+      // their row addresses), whose weights are contiguous where du = dv =
+      // 1: one vector of lane sums, one vector add to dW.
+      SmallVector<int64_t, 3> termBlocks = {4, 1};
+      if (Pr == 1 && k.lanes > 4)
+        termBlocks.insert(termBlocks.begin(), std::min<int64_t>(k.lanes, 8));
       k.loop(j0, j1, "j", [&](Value *j) {
         auto [rowBegin, rowEnd] = row(j, k.arg(f, "rowPtr"));
         // Only positions in [q0, q1): callers may split a long row.
         Value *qb = b.CreateBinaryIntrinsic(Intrinsic::smax, rowBegin, k.arg(f, "q0"));
         Value *qe = b.CreateBinaryIntrinsic(Intrinsic::smin, rowEnd, k.arg(f, "q1"));
         blocksOf(k.c64(0), k.c64(dv), {Pr, 1}, [&](int64_t PA, Value *a) {
-          blocksOf(k.mul(qb, k.c64(du)), k.mul(qe, k.c64(du)), {4, 1}, [&](int64_t PU, Value *u) {
+          blocksOf(k.mul(qb, k.c64(du)), k.mul(qe, k.c64(du)), termBlocks, [&](int64_t PU, Value *u) {
             std::vector<Value *> zrow, yrow, qs, cs;
             for (int64_t p = 0; p < PA; ++p)
               zrow.push_back(k.mul(k.add(k.mul(j, k.c64(dv)), k.add(a, k.c64(p))), B));
@@ -852,10 +911,13 @@ public:
               qs.push_back(q), cs.push_back(c);
               yrow.push_back(k.mul(k.add(k.mul(source(j, q, k.arg(f, "col")), k.c64(du)), c), B));
             }
-            dotBlock(dW, dZ, Y, B, zrow, yrow, [&](int64_t p, int64_t v) {
-              return k.add(k.mul(k.add(k.mul(qs[v], k.c64(dv)), k.add(a, k.c64(p))), k.c64(du)),
-                           cs[v]);
-            });
+            dotBlock(
+                dW, dZ, Y, B, zrow, yrow,
+                [&](int64_t p, int64_t v) {
+                  return k.add(
+                      k.mul(k.add(k.mul(qs[v], k.c64(dv)), k.add(a, k.c64(p))), k.c64(du)), cs[v]);
+                },
+                du == 1 && dv == 1);
           });
         });
       });

@@ -1,6 +1,7 @@
 /* Checks a double-precision model's gradients against central finite
  * differences: dL/dtheta for every parameter (or an evenly spread sample of
- * 400), and dL/dx. Usage: gradcheck LIB.so [mse|ce]
+ * 400), and dL/dx, on 3 samples or BATCH.
+ * Usage: gradcheck LIB.so [mse|ce] [BATCH]
  * Prints one line per failure and "N passed, M failed". */
 /* The libraries checked are built with --precision=f64. */
 #define RSLC_REAL_DEFINED
@@ -26,7 +27,7 @@ static void compare(const char *what, int64_t index, double analytic, double num
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: gradcheck LIB.so [mse|ce]\n");
+    fprintf(stderr, "usage: gradcheck LIB.so [mse|ce] [BATCH (default 3)]\n");
     return 2;
   }
   rslc_api api = rslc_dl_open_or_exit(argv[1]);
@@ -40,7 +41,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "create failed: %s\n", api.last_error(NULL));
     return 2;
   }
-  const int64_t B = 3, nin = api.input_size(m), nout = api.output_size(m), P = api.num_params(m);
+  const int64_t B = argc > 3 ? atoll(argv[3]) : 3, nin = api.input_size(m), nout = api.output_size(m), P = api.num_params(m);
   uint64_t rng = 12345;
   double *x = malloc(sizeof(double) * B * nin), *t = malloc(sizeof(double) * B * nout);
   double *theta = malloc(sizeof(double) * P), *g = malloc(sizeof(double) * P);
