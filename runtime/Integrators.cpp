@@ -175,7 +175,10 @@ public:
     s.integrator = o.integrator;
     if (s.stepSize <= 0)
       s.stepSize = o.step_size;
-    model.setMoments(o.integrator == RSLC_SGD ? 1 : o.integrator == RSLC_ADAM ? 2 : 0);
+    // SGD without momentum keeps no velocity (a later run with momentum
+    // starts it from zero, as PyTorch starts its buffer from the gradient).
+    const bool velocity = o.integrator == RSLC_SGD && o.momentum != 0;
+    model.setMoments(velocity ? 1 : o.integrator == RSLC_ADAM ? 2 : 0);
     m1 = static_cast<T *>(model.array(ModelBase::Array::Moment1));
     m2 = static_cast<T *>(model.array(ModelBase::Array::Moment2));
     if (o.integrator == RSLC_RK4 || o.integrator == RSLC_ADAPTIVE)
@@ -330,7 +333,10 @@ private:
       return adaptiveStep(L);
     case RSLC_SGD: {
       const T mu = T(o.momentum);
-      update([&](size_t i0, size_t i1) { return sgdChunk(theta, grad, m1, i0, i1, h, mu); });
+      if (mu == 0) // the same values: mu * m1 + g = g
+        update([&](size_t i0, size_t i1) { return eulerChunk(theta, grad, i0, i1, h); });
+      else
+        update([&](size_t i0, size_t i1) { return sgdChunk(theta, grad, m1, i0, i1, h, mu); });
       s.flowTime += o.step_size;
       return;
     }
