@@ -30,6 +30,10 @@ BUILD = os.environ.get("RSLC_BUILD", os.path.join(HERE, "..", "build"))
 
 
 def median_ms(f, reps):
+    # OpenBLAS's threads spin about 0.1 s after a call (THREAD_TIMEOUT) and
+    # rslc's briefly: a pause first, so that neither side's threads still
+    # hold a core when the other is timed.
+    time.sleep(0.5)
     f()
     times = []
     for _ in range(reps):

@@ -45,11 +45,10 @@ namespace {
 constexpr int64_t rowChunk = 16;
 /// Batch columns per chunk (the widest register tile: 8 AVX-512 registers).
 constexpr int64_t batchChunk = 128;
+/// Batch columns per chunk of the readout's sums.
+constexpr int64_t readoutChunk = 64;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
-/// Inputs (and their gradients) of more values than this are transposed on
-/// the OpenMP team.
-constexpr int64_t transposeParallel = 1 << 16;
 /// Copies of the parameters longer than this run on the OpenMP team.
 constexpr size_t paramLoopLength = 1 << 15;
 /// Below this many multiply-adds per pass, starting threads costs more than
@@ -122,12 +121,13 @@ public:
       initParameters(g, tmp.data());
       std::copy(tmp.begin(), tmp.end(), params.begin());
     }
-    for (const PlanVertex &v : p.vertices) {
-      if (v.role == Role::Input)
-        inputSize += v.dim;
-      if (v.role == Role::Output)
-        outputSize += v.dim;
-      maxPerSample = std::max(maxPerSample, v.copies * v.dim); // <= 2^48 (estimate)
+    for (unsigned v = 0; v < p.vertices.size(); ++v) {
+      const PlanVertex &pv = p.vertices[v];
+      if (pv.role == Role::Input)
+        inputs.push_back({v, inputSize}), inputSize += pv.dim;
+      if (pv.role == Role::Output)
+        outputs.push_back({v, outputSize}), outputSize += pv.dim;
+      maxPerSample = std::max(maxPerSample, pv.copies * pv.dim); // <= 2^48 (estimate)
     }
     maxPerSample = std::max({maxPerSample, inputSize, outputSize});
     findKernels();
@@ -147,61 +147,63 @@ public:
     haveForward = false;
     resize(batch);
     auto sample = [&](int64_t b) { return x + (rows ? rows[b] : b) * inputSize; };
-    int64_t off = 0;
     bool finite = true;
-    for (size_t v = 0; v < p.vertices.size(); ++v) {
-      if (p.vertices[v].role != Role::Input)
-        continue;
-      int64_t d = p.vertices[v].dim;
-      // A transpose by 16 x 16 blocks (both sides stay in cache lines),
-      // checking that every input is finite on the way; on the team when
-      // large.
-      constexpr int64_t tile = 16;
-      T *into = Y[v].data();
-#pragma omp parallel for schedule(static) reduction(&& : finite) if (d * batch >= transposeParallel)
-      for (int64_t a0 = 0; a0 < d; a0 += tile)
-        for (int64_t b0 = 0; b0 < batch; b0 += tile)
-          for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
-            for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b) {
-              T value = sample(b)[off + a];
-              finite = finite && std::isfinite(value);
-              into[a * batch + b] = value;
+    readoutSum.resize(size_t(batch));
+    // One parallel region: the inputs, the levels, the readout (no serial
+    // gap in which waiting threads would fall asleep).
+#pragma omp parallel if (forwardWork >= minParallelWork)
+    {
+      for (const Port &in : inputs) {
+        // A transpose by 16 x 16 blocks (both sides stay in cache lines),
+        // checking that every input is finite on the way.
+        constexpr int64_t tile = 16;
+        const int64_t d = p.vertices[in.v].dim;
+        T *into = Y[in.v].data();
+#pragma omp for schedule(static) reduction(&& : finite)
+        for (int64_t a0 = 0; a0 < d; a0 += tile)
+          for (int64_t b0 = 0; b0 < batch; b0 += tile)
+            for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
+              for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b) {
+                T value = sample(b)[in.offset + a];
+                finite = finite && std::isfinite(value);
+                into[a * batch + b] = value;
+              }
+      }
+      for (const Level &level : forwardLevels) {
+        forTasks(level.edgeTasks, [&](const Task &t) {
+          sumInEdges(t);
+          if (t.thenActivate)
+            activationForward(t);
+        });
+        forTasks(level.vertexTasks, [&](const Task &t) { activationForward(t); });
+      }
+      // y = the readout: sums over the copies in copy order, by chunks of
+      // the batch's columns.
+      const int64_t chunks = (batch + readoutChunk - 1) / readoutChunk;
+#pragma omp for schedule(static)
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        const int64_t b0 = chunk * readoutChunk, b1 = std::min(batch, b0 + readoutChunk);
+        T *sum = &readoutSum[size_t(b0)];
+        for (const Port &out : outputs) {
+          const PlanVertex &pv = p.vertices[out.v];
+          const T c = readoutScale(pv.copies);
+          for (int64_t a = 0; a < pv.dim; ++a) {
+            std::fill(sum, sum + (b1 - b0), T(0));
+            for (int64_t j = 0; j < pv.copies; ++j) {
+              const T *row = &Y[out.v][(j * pv.dim + a) * batch];
+              for (int64_t b = b0; b < b1; ++b)
+                sum[b - b0] += row[b];
             }
-      off += d;
+            for (int64_t b = b0; b < b1; ++b)
+              y[b * outputSize + out.offset + a] = c * sum[b - b0];
+          }
+        }
+      }
     }
     if (!finite) // the first value that is not, in sample order
       for (int64_t b = 0; b < batch; ++b)
         requireFinite(sample(b), inputSize,
                       ("input x[" + std::to_string(rows ? rows[b] : b) + "]").c_str());
-#pragma omp parallel if (forwardWork >= minParallelWork)
-    for (const Level &level : forwardLevels) {
-      forTasks(level.edgeTasks, [&](const Task &t) {
-        sumInEdges(t);
-        if (t.thenActivate)
-          activationForward(t);
-      });
-      forTasks(level.vertexTasks, [&](const Task &t) { activationForward(t); });
-    }
-    off = 0;
-    for (size_t v = 0; v < p.vertices.size(); ++v) {
-      const PlanVertex &pv = p.vertices[v];
-      if (pv.role != Role::Output)
-        continue;
-      T c = readoutScale(pv.copies);
-      // Sums over the copies in copy order, a row of the batch at a time.
-      readoutSum.resize(size_t(batch));
-      for (int64_t a = 0; a < pv.dim; ++a) {
-        std::fill(readoutSum.begin(), readoutSum.end(), T(0));
-        for (int64_t j = 0; j < pv.copies; ++j) {
-          const T *row = &Y[v][(j * pv.dim + a) * batch];
-          for (int64_t b = 0; b < batch; ++b)
-            readoutSum[b] += row[b];
-        }
-        for (int64_t b = 0; b < batch; ++b)
-          y[b * outputSize + off + a] = c * readoutSum[b];
-      }
-      off += pv.dim;
-    }
     haveForward = true;
   }
 
@@ -211,22 +213,20 @@ public:
     const T *dy = static_cast<const T *>(dyv);
     T *dx = static_cast<T *>(dxv);
     const LiftPlan &p = g.plan;
-    // Outputs start from the readout's gradient; every other dY is cleared
-    // by the task that sums into it (sumOutEdges).
-    int64_t off = 0;
-    for (size_t v = 0; v < p.vertices.size(); ++v) {
-      const PlanVertex &pv = p.vertices[v];
-      if (pv.role != Role::Output)
-        continue;
-      T c = readoutScale(pv.copies);
-      for (int64_t j = 0; j < pv.copies; ++j)
-        for (int64_t a = 0; a < pv.dim; ++a)
-          for (int64_t b = 0; b < batch; ++b)
-            dY[v][(j * pv.dim + a) * batch + b] = c * dy[b * outputSize + off + a];
-      off += pv.dim;
-    }
 #pragma omp parallel if (backwardWork >= minParallelWork)
     {
+      // Outputs start from the readout's gradient; every other dY is
+      // cleared by the task that sums into it (sumOutEdges).
+      for (const Port &out : outputs) {
+        const PlanVertex &pv = p.vertices[out.v];
+        const T c = readoutScale(pv.copies);
+        T *into = dY[out.v].data();
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < pv.copies; ++j)
+          for (int64_t a = 0; a < pv.dim; ++a)
+            for (int64_t b = 0; b < batch; ++b)
+              into[(j * pv.dim + a) * batch + b] = c * dy[b * outputSize + out.offset + a];
+      }
       for (const Level &level : backwardLevels) {
         forTasks(level.edgeTasks, [&](const Task &t) {
           if (t.weightGrad) {
@@ -242,20 +242,16 @@ public:
         forTasks(level.vertexTasks, [&](const Task &t) { activationBackward(t); });
       }
       forTasks(lastWeightGradTasks, [&](const Task &t) { sumWeightGrads(t); });
-    }
-    if (!dx)
-      return;
-    off = 0;
-    for (size_t v = 0; v < p.vertices.size(); ++v) {
-      if (p.vertices[v].role != Role::Input)
-        continue;
-      const int64_t d = p.vertices[v].dim;
-      const T *from = dY[v].data();
-#pragma omp parallel for schedule(static) if (d * batch >= transposeParallel)
-      for (int64_t b = 0; b < batch; ++b)
-        for (int64_t a = 0; a < d; ++a)
-          dx[b * inputSize + off + a] = from[a * batch + b];
-      off += d;
+      for (const Port &in : inputs) {
+        if (!dx)
+          break;
+        const int64_t d = p.vertices[in.v].dim;
+        const T *from = dY[in.v].data();
+#pragma omp for schedule(static)
+        for (int64_t b = 0; b < batch; ++b)
+          for (int64_t a = 0; a < d; ++a)
+            dx[b * inputSize + in.offset + a] = from[a * batch + b];
+      }
     }
   }
 
@@ -1008,6 +1004,13 @@ private:
   /// outputs and their gradient, and the readout's sums of one output
   /// component.
   CacheAlignedVector<T> rowsT, lossY, lossDy, readoutSum;
+  /// The input and output vertices, with their offsets in a sample's
+  /// inputs and outputs.
+  struct Port {
+    unsigned v;
+    int64_t offset;
+  };
+  std::vector<Port> inputs, outputs;
   /// Per vertex: pre-activations, activations and their gradients, each
   /// [copy][component][batch] (Z and dZ empty where they share Y's and dY's
   /// buffer: preActivation, preActivationGrad); per edge into a product or

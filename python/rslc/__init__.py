@@ -100,16 +100,28 @@ def set_threads(n):
         ctypes.CDLL("libgomp.so.1").omp_set_num_threads(int(n))
 
 
+def _thread_defaults():
+    """OpenMP settings the user left unset, as rslc-train sets them
+    (docs/runtime.md, "Threads"): threads waiting at a barrier spin briefly,
+    then sleep; threads that use every CPU the process may run on are bound
+    one to a CPU (else the kernel may wake a sleeping one onto a busy CPU)."""
+    env = os.environ
+    if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
+        env["GOMP_SPINCOUNT"] = "3000"
+    if not any(k in env for k in ("OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY")):
+        cpus = len(os.sched_getaffinity(0))
+        threads = env.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+        if cpus > 1 and threads in ("", str(cpus)):
+            env["OMP_PROC_BIND"] = "true"
+
+
 class _Library:
     """One generated library, its functions typed from _abi.FUNCTIONS."""
     loaded = False
     cache = {}
 
     def __init__(self, path):
-        # Threads waiting at a barrier spin briefly, then sleep, unless the
-        # user chose otherwise (docs/runtime.md, "Threads"; as rslc-train).
-        if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-            os.environ["GOMP_SPINCOUNT"] = "3000"
+        _thread_defaults()
         if not os.path.isfile(path):
             raise RslcError(f"cannot load '{path}': no such file")
         try:

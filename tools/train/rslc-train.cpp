@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -397,11 +398,21 @@ int main(int argc, char **argv) {
   // spin at barriers before sleeping unless the user chose a policy
   // (docs/runtime.md, "Threads": waking a sleeping thread costs a VM
   // hundreds of microseconds; OpenMP's own default spins for milliseconds,
-  // ruinous on a busy machine). The Python package does the same.
+  // ruinous on a busy machine). Threads that use every CPU the process may
+  // run on are bound one to a CPU, unless the user chose a binding: the
+  // kernel may wake a sleeping thread onto its waker's CPU (a 2-thread
+  // dense layer then ran at 1-thread speed). The Python package does the same.
   if (s.threads > 0)
     setenv("OMP_NUM_THREADS", std::to_string(s.threads).c_str(), 1);
   if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT"))
     setenv("GOMP_SPINCOUNT", "3000", 1);
+  if (!getenv("OMP_PROC_BIND") && !getenv("OMP_PLACES") && !getenv("GOMP_CPU_AFFINITY")) {
+    cpu_set_t mask;
+    const int cpus = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : 1;
+    const char *threads = getenv("OMP_NUM_THREADS");
+    if (cpus > 1 && (!threads || !*threads || std::atoi(threads) == cpus))
+      setenv("OMP_PROC_BIND", "true", 1);
+  }
   rslc_api api = loadLibrary(modelPath);
   rslc_model *m;
   if (api.create(s.modelSeed, &m))
