@@ -35,6 +35,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 namespace rslc::rt {
 
@@ -84,22 +85,56 @@ void addTasks(uint32_t item, int64_t rows, int64_t batch, bool splitColumns,
                      false, !splitColumns});
 }
 
+/// Each thread's share of a list of tasks: indices, in list order.
+using Shares = std::vector<std::vector<uint32_t>>;
+
+/// Shares of tasks of estimated work `work`, for a team of `threads`: the
+/// largest task first, each to the least loaded thread (ties: the lowest).
+/// Tasks of equal work go round-robin. Which thread runs a task changes no
+/// result: each task writes its own outputs.
+Shares shareTasks(const std::vector<double> &work, size_t threads) {
+  std::vector<uint32_t> order(work.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return work[a] > work[b]; });
+  std::vector<double> load(threads, 0.0);
+  Shares shares(threads);
+  for (uint32_t t : order) {
+    const size_t least = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+    shares[least].push_back(t);
+    load[least] += work[t];
+  }
+  for (std::vector<uint32_t> &share : shares)
+    std::sort(share.begin(), share.end());
+  return shares;
+}
+
 /// The tasks of one level of a pass: first the edge tasks (all of them),
 /// then the vertex tasks (activations). Backward, the edge tasks also hold
 /// the weight gradients of the groups whose last dZ the level before made.
+/// Their shares for the whole team; backward, edgeSharesNoDx for calls
+/// without dL/dx (the inputs' tasks then do nothing).
 struct Level {
   std::vector<unsigned> vertices;
   std::vector<Task> edgeTasks, vertexTasks;
+  Shares edgeShares, edgeSharesNoDx, vertexShares;
 };
 
-/// Runs body(task) for every task, dealt round-robin over the team (inside a
-/// parallel region: tasks of different kinds and sizes interleave); ends
-/// with the team's barrier, unless there is no task (every thread sees the
-/// same list).
-template <typename Body> void forTasks(const std::vector<Task> &tasks, Body body) {
+/// Runs body(task) for every task, each thread its share (inside a parallel
+/// region: tasks of different kinds and sizes interleave; in a team of
+/// another size, or none, round-robin); ends with the team's barrier,
+/// unless there is no task (every thread sees the same list).
+template <typename Body>
+void forTasks(const std::vector<Task> &tasks, const Shares &shares, Body body) {
   const int64_t n = int64_t(tasks.size());
   if (n == 0)
     return;
+  if (size_t(omp_get_num_threads()) == shares.size()) {
+    for (uint32_t t : shares[size_t(omp_get_thread_num())])
+      body(tasks[t]);
+#pragma omp barrier
+    return;
+  }
 #pragma omp for schedule(static, 1)
   for (int64_t t = 0; t < n; ++t)
     body(tasks[t]);
@@ -170,12 +205,13 @@ public:
               }
       }
       for (const Level &level : forwardLevels) {
-        forTasks(level.edgeTasks, [&](const Task &t) {
+        forTasks(level.edgeTasks, level.edgeShares, [&](const Task &t) {
           sumInEdges(t);
           if (t.thenActivate)
             activationForward(t);
         });
-        forTasks(level.vertexTasks, [&](const Task &t) { activationForward(t); });
+        forTasks(level.vertexTasks, level.vertexShares,
+                 [&](const Task &t) { activationForward(t); });
       }
       // y = the readout: sums over the copies in copy order, by chunks of
       // the batch's columns.
@@ -228,7 +264,7 @@ public:
               into[(j * pv.dim + a) * batch + b] = c * dy[b * outputSize + out.offset + a];
       }
       for (const Level &level : backwardLevels) {
-        forTasks(level.edgeTasks, [&](const Task &t) {
+        forTasks(level.edgeTasks, dx ? level.edgeShares : level.edgeSharesNoDx, [&](const Task &t) {
           if (t.weightGrad) {
             sumWeightGrads(t);
             return;
@@ -239,9 +275,11 @@ public:
           if (t.thenActivate)
             activationBackward(t);
         });
-        forTasks(level.vertexTasks, [&](const Task &t) { activationBackward(t); });
+        forTasks(level.vertexTasks, level.vertexShares,
+                 [&](const Task &t) { activationBackward(t); });
       }
-      forTasks(lastWeightGradTasks, [&](const Task &t) { sumWeightGrads(t); });
+      forTasks(lastWeightGradTasks, lastWeightGradShares,
+               [&](const Task &t) { sumWeightGrads(t); });
       for (const Port &in : inputs) {
         if (!dx)
           break;
@@ -773,6 +811,64 @@ private:
       for (size_t e : groupEdges[grp])
         backwardWork += 2 * edgeWork(e);
     }
+    // Each thread's share of every list.
+    const size_t threads = size_t(omp_get_max_threads());
+    auto share = [&](const std::vector<Task> &tasks, auto work) {
+      std::vector<double> estimates;
+      for (const Task &t : tasks)
+        estimates.push_back(work(t));
+      return shareTasks(estimates, threads);
+    };
+    auto activation = [&](const Task &t) { return activationWork(t); };
+    for (Level &level : forwardLevels) {
+      level.edgeShares = share(level.edgeTasks, [&](const Task &t) { return taskWork(t, false, true); });
+      level.vertexShares = share(level.vertexTasks, activation);
+    }
+    for (Level &level : backwardLevels) {
+      level.edgeShares = share(level.edgeTasks, [&](const Task &t) { return taskWork(t, true, true); });
+      level.edgeSharesNoDx =
+          share(level.edgeTasks, [&](const Task &t) { return taskWork(t, true, false); });
+      level.vertexShares = share(level.vertexTasks, activation);
+    }
+    lastWeightGradShares =
+        share(lastWeightGradTasks, [&](const Task &t) { return taskWork(t, true, true); });
+    scheduledThreads = omp_get_max_threads();
+  }
+
+  /// Estimated multiply-adds of task t, to share tasks among threads:
+  /// forward or backward (an input's data gradients count only `withDx`).
+  double taskWork(const Task &t, bool backward, bool withDx) const {
+    auto share = [&](size_t e, double fraction) { // of edge e's work on the whole batch
+      return double(edgeWork(e)) * fraction;
+    };
+    const double columns = double(t.b1 - t.b0) / double(std::max<int64_t>(batch, 1));
+    double work = 0;
+    if (t.weightGrad) { // rows r0..r1, positions b0..b1
+      for (size_t e : groupEdges[t.item]) {
+        const LiftedEdge &le = g.edges[e];
+        work += share(e, double(t.r1 - t.r0) / double(le.nv) * double(t.b1 - t.b0) /
+                             double(std::max<uint64_t>(le.count, 1)));
+      }
+      return work;
+    }
+    if (t.thenActivate)
+      work += activationWork(t);
+    if (!backward) {
+      for (size_t e : inEdges[t.item])
+        work += share(e, double(t.r1 - t.r0) / double(g.edges[e].nv) * columns);
+      return work;
+    }
+    if (g.plan.vertices[t.item].role == Role::Input && !withDx)
+      return 0;
+    for (size_t e : outEdges[t.item]) {
+      const double rows = t.r1 ? double(t.r1 - t.r0) / double(g.edges[e].nu) : 1.0;
+      work += share(e, rows * columns);
+    }
+    return work;
+  }
+  /// Values an activation task computes.
+  double activationWork(const Task &t) const {
+    return double(t.r1 - t.r0) * double(g.plan.vertices[t.item].dim) * double(t.b1 - t.b0);
   }
 
   //===--- The tasks --------------------------------------------------------===//
@@ -971,8 +1067,11 @@ private:
   }
 
   void resize(int64_t b) {
-    if (b == batch && !Y.empty())
+    if (b == batch && !Y.empty()) {
+      if (scheduledThreads != omp_get_max_threads()) // omp_set_num_threads since
+        scheduleTasks();
       return;
+    }
     batch = b;
     const LiftPlan &p = g.plan;
     // Sizes change in place: passes of different lengths (a loss's last
@@ -1023,8 +1122,10 @@ private:
   std::vector<int> role;        ///< per edge: attention role 0, 1, 2 (query, key, value) or -1
   std::vector<Level> forwardLevels, backwardLevels;
   std::vector<Task> lastWeightGradTasks;
+  Shares lastWeightGradShares;
   std::vector<size_t> height; ///< per vertex: its backward level
   int64_t forwardWork = 0, backwardWork = 0;
+  int scheduledThreads = 0; ///< the team size the tasks were shared for
   int64_t batch = 0;
   bool haveForward = false;
   /// Per edge: its weights in transposed order (transposeWeights), valid
