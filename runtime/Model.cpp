@@ -204,7 +204,11 @@ public:
                 into[a * batch + b] = value;
               }
       }
+      // After the loops' barriers every thread sees the same `finite`: a
+      // non-finite input runs no kernel and leaves y as it was.
       for (const Level &level : forwardLevels) {
+        if (!finite)
+          break;
         forTasks(level.edgeTasks, level.edgeShares, [&](const Task &t) {
           sumInEdges(t);
           if (t.thenActivate)
@@ -215,7 +219,7 @@ public:
       }
       // y = the readout: sums over the copies in copy order, by chunks of
       // the batch's columns.
-      const int64_t chunks = (batch + readoutChunk - 1) / readoutChunk;
+      const int64_t chunks = finite ? (batch + readoutChunk - 1) / readoutChunk : 0;
 #pragma omp for schedule(static)
       for (int64_t chunk = 0; chunk < chunks; ++chunk) {
         const int64_t b0 = chunk * readoutChunk, b1 = std::min(batch, b0 + readoutChunk);
