@@ -307,3 +307,25 @@ def test_jvp_checks_its_arguments(tmp_path):
     m = rslc.load(rslc.compile(str(bp), out=str(tmp_path / "mlp")))
     with pytest.raises(rslc.RslcError, match="dtheta has 3 values"):
         m.jvp(np.zeros((1, 3)), np.zeros(3))
+
+
+@pytest.mark.parametrize("env, cpus, expect", [
+    ({}, 2, {"GOMP_SPINCOUNT": "3000", "OMP_PROC_BIND": "true"}),
+    ({"OMP_NUM_THREADS": "2"}, 2, {"GOMP_SPINCOUNT": "3000", "OMP_PROC_BIND": "true"}),
+    ({"OMP_NUM_THREADS": "1"}, 2, {"GOMP_SPINCOUNT": "3000", "OMP_PROC_BIND": None}),
+    ({}, 1, {"GOMP_SPINCOUNT": "3000", "OMP_PROC_BIND": None}),
+    ({"OMP_WAIT_POLICY": "passive", "OMP_PLACES": "cores"}, 2,
+     {"GOMP_SPINCOUNT": None, "OMP_PROC_BIND": None}),
+])
+def test_thread_defaults(monkeypatch, env, cpus, expect):
+    """OpenMP settings the user left unset (docs/runtime.md, "Threads"): a
+    short spin; binding only where the threads fill the process's CPUs."""
+    for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_PROC_BIND",
+                 "OMP_PLACES", "GOMP_CPU_AFFINITY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(rslc.os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    rslc._thread_defaults()
+    for name, value in expect.items():
+        assert rslc.os.environ.get(name) == value, name
