@@ -893,8 +893,8 @@ public:
       // their row addresses), whose weights are contiguous where du = dv =
       // 1: one vector of lane sums, one vector add to dW.
       SmallVector<int64_t, 3> termBlocks = {4, 1};
-      if (Pr == 1 && k.lanes > 4)
-        termBlocks.insert(termBlocks.begin(), std::min<int64_t>(k.lanes, 8));
+      if (Pr == 1 && k.lanes >= 8)
+        termBlocks = {8, 4, 1};
       k.loop(j0, j1, "j", [&](Value *j) {
         auto [rowBegin, rowEnd] = row(j, k.arg(f, "rowPtr"));
         // Only positions in [q0, q1): callers may split a long row.
