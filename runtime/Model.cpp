@@ -842,15 +842,14 @@ private:
   /// Estimated multiply-adds of task t, to share tasks among threads:
   /// forward or backward (an input's data gradients count only `withDx`).
   double taskWork(const Task &t, bool backward, bool withDx) const {
-    auto share = [&](size_t e, double fraction) { // of edge e's work on the whole batch
-      return double(edgeWork(e)) * fraction;
-    };
+    // A fraction of edge e's work on the whole batch.
+    auto part = [&](size_t e, double fraction) { return double(edgeWork(e)) * fraction; };
     const double columns = double(t.b1 - t.b0) / double(std::max<int64_t>(batch, 1));
     double work = 0;
     if (t.weightGrad) { // rows r0..r1, positions b0..b1
       for (size_t e : groupEdges[t.item]) {
         const LiftedEdge &le = g.edges[e];
-        work += share(e, double(t.r1 - t.r0) / double(le.nv) * double(t.b1 - t.b0) /
+        work += part(e, double(t.r1 - t.r0) / double(le.nv) * double(t.b1 - t.b0) /
                              double(std::max<uint64_t>(le.count, 1)));
       }
       return work;
@@ -859,14 +858,14 @@ private:
       work += activationWork(t);
     if (!backward) {
       for (size_t e : inEdges[t.item])
-        work += share(e, double(t.r1 - t.r0) / double(g.edges[e].nv) * columns);
+        work += part(e, double(t.r1 - t.r0) / double(g.edges[e].nv) * columns);
       return work;
     }
     if (g.plan.vertices[t.item].role == Role::Input && !withDx)
       return 0;
     for (size_t e : outEdges[t.item]) {
       const double rows = t.r1 ? double(t.r1 - t.r0) / double(g.edges[e].nu) : 1.0;
-      work += share(e, rows * columns);
+      work += part(e, rows * columns);
     }
     return work;
   }
