@@ -287,12 +287,16 @@ public:
       for (const Port &in : inputs) {
         if (!dx)
           break;
+        // By 16 x 16 blocks, as the forward's inputs.
+        constexpr int64_t tile = 16;
         const int64_t d = p.vertices[in.v].dim;
         const T *from = dY[in.v].data();
 #pragma omp for schedule(static)
-        for (int64_t b = 0; b < batch; ++b)
-          for (int64_t a = 0; a < d; ++a)
-            dx[b * inputSize + in.offset + a] = from[a * batch + b];
+        for (int64_t b0 = 0; b0 < batch; b0 += tile)
+          for (int64_t a0 = 0; a0 < d; a0 += tile)
+            for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b)
+              for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
+                dx[b * inputSize + in.offset + a] = from[a * batch + b];
       }
     }
   }

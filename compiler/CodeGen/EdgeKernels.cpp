@@ -579,39 +579,47 @@ public:
   /// one source copy): dY[s] += sum over g of W[g*S + s] dZ[g]. A row of W
   /// holds the weights of consecutive source rows s, but the sum runs down a
   /// column of W, at a stride of S (4 KiB where S = 1024: every line in one
-  /// cache set). So for each block of 16 source rows, the columns' weights
-  /// of up to 512 output rows at a time are first copied (a vector per
-  /// output row) onto a stack panel [g][16], which blocks of rows x batch
-  /// registers then sweep in order. Each dY sums its terms in order of g, a
-  /// partial sum per chunk of 512.
+  /// cache set). So for each panel of 4 row blocks of source rows (24 or
+  /// 16), the columns' weights of `chunk` output rows at a time are first
+  /// copied onto a stack panel [g][panelRows]. Then per batch tile, the
+  /// row blocks sweep the panel in order of g, each reading the same dZ
+  /// tile of the chunk (L1-resident after the first: chunk x 256 bytes).
+  /// Each dY sums its terms in order of g, a partial sum per chunk.
   void dataGradColumns(Function *f) {
     Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *dY = k.arg(f, "dY"), *B = k.arg(f, "B");
     const int64_t du = sig.du, S = sig.layout.rowLength * du, G = sig.targetCopies * sig.dv;
     // 6 rows x 4 registers where there are 32 vector registers, else 4 x 3.
     const int64_t lanes = k.lanes, wide = k.target.vectorBits >= 512, R = wide ? 4 : 3;
-    constexpr int64_t panelRows = 16, chunk = 512;
     const std::vector<int64_t> rowBlocks = wide ? std::vector<int64_t>{6, 4, 2, 1}
                                                 : std::vector<int64_t>{4, 2, 1};
+    const int64_t panelRows = 4 * rowBlocks[0], chunk = 128;
     const std::vector<BlockTile> tiles = {{R * lanes, 0, FixedVectorType::get(k.T, lanes)},
                                           {lanes, 0, FixedVectorType::get(k.T, lanes)},
                                           {1, 0, k.T}};
     IRBuilder<> entry(&f->getEntryBlock(), f->getEntryBlock().begin());
-    Value *panel = entry.CreateAlloca(k.T, k.c64(chunk * panelRows), "panel"); // [g][16]
+    Value *panel = entry.CreateAlloca(k.T, k.c64(chunk * panelRows), "panel"); // [g][panelRows]
     std::vector<std::vector<AllocaInst *>> acc(tiles.size());
     for (size_t t = 0; t < tiles.size(); ++t)
       for (int64_t n = 0; n < rowBlocks[0] * R; ++n)
         acc[t].push_back(entry.CreateAlloca(tiles[t].type, nullptr, "acc"));
     Value *r0 = k.mul(k.arg(f, "i0"), k.c64(du)), *r1 = k.mul(k.arg(f, "i1"), k.c64(du));
-    k.loop(r0, r1, "s0", [&](Value *s0) {
-      Value *rows = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(panelRows), b.CreateNSWSub(r1, s0));
-      k.loop(k.c64(0), k.c64(G), "gc", [&](Value *gc) {
-        Value *gn = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(chunk), b.CreateNSWSub(k.c64(G), gc));
+    k.loop(k.c64(0), k.c64(G), "gc", [&](Value *gc) {
+      Value *gn = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(chunk), b.CreateNSWSub(k.c64(G), gc));
+      k.loop(r0, r1, "s0", [&](Value *s0) {
+        Value *rows = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(panelRows), b.CreateNSWSub(r1, s0));
         // panel[g][p] = W[(gc + g)*S + s0 + p], p < rows
         Value *full = b.CreateICmpEQ(rows, k.c64(panelRows));
         Type *line = FixedVectorType::get(k.T, panelRows);
         k.loop(k.c64(0), gn, "g", [&](Value *g) {
           Value *from = k.add(k.mul(k.add(gc, g), k.c64(S)), s0);
           Value *to = k.mul(g, k.c64(panelRows));
+          // The next panel's lines, into L2: rows S apart defeat the
+          // hardware prefetchers (a page apart where S >= 1024).
+          for (int64_t line : {int64_t(0), int64_t(64 / k.T->getPrimitiveSizeInBits() * 8)}) {
+            Value *next = k.at(W, k.add(from, k.c64(panelRows + line)));
+            b.CreateIntrinsic(Intrinsic::prefetch, {next->getType()},
+                              {next, b.getInt32(0), b.getInt32(2), b.getInt32(1)});
+          }
           k.ifElse(
               full, [&] { k.storeTile(k.loadTile(line, W, from), panel, to); },
               [&] {
@@ -621,8 +629,8 @@ public:
               });
         });
         Value *first = b.CreateICmpEQ(gc, k.c64(0));
-        blocksOf(k.c64(0), rows, rowBlocks, [&](int64_t P, Value *p0) {
-          k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+        k.batchTiles(k.arg(f, "b0"), k.arg(f, "b1"), widths(tiles), [&](Value *t, size_t kind) {
+          blocksOf(k.c64(0), rows, rowBlocks, [&](int64_t P, Value *p0) {
             Type *type = tiles[kind].type;
             const int64_t regs = kind == 0 ? R : 1;
             for (int64_t n = 0; n < P * regs; ++n)
@@ -647,10 +655,10 @@ public:
                 addOrStore(type, dY, at, b.CreateLoad(type, acc[kind][p * regs + r]),
                            b.CreateOr(addInto, b.CreateNot(first)));
               }
-          }, /*maskedTail=*/true);
-        });
-      }, chunk);
-    }, panelRows);
+          });
+        }, /*maskedTail=*/true);
+      }, panelRows);
+    }, chunk);
   }
 
   /// dY[s] += sum over (j, a) of W(j, a, s) dZ[j][a], source rows

@@ -109,7 +109,7 @@ def test_training_reduces_the_loss(build):
 def test_dense_gradients_against_differences(build, tmp_path):
     # x -> h fully connected with 700 copies of h: the dense kernels' blocks,
     # tails and chunks (weight gradients by outer products in blocks of 128
-    # samples; data gradients down W's columns in chunks of 512 rows).
+    # samples; data gradients down W's columns in chunks of 128 rows).
     bp = tmp_path / "wide.rsl"
     bp.write_text("module m { input x: 40; hidden h: tanh; output y: 3; x -> h -> y; }\n"
                   "lift wide of m { size h: 700; }\n")
