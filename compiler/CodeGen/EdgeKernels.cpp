@@ -615,11 +615,8 @@ public:
           Value *to = k.mul(g, k.c64(panelRows));
           // The next panel's lines, into L2: rows S apart defeat the
           // hardware prefetchers (a page apart where S >= 1024).
-          for (int64_t line : {int64_t(0), int64_t(64 / k.T->getPrimitiveSizeInBits() * 8)}) {
-            Value *next = k.at(W, k.add(from, k.c64(panelRows + line)));
-            b.CreateIntrinsic(Intrinsic::prefetch, {next->getType()},
-                              {next, b.getInt32(0), b.getInt32(2), b.getInt32(1)});
-          }
+          for (int64_t line = 0; line < panelRows; line += k.lineElements())
+            k.prefetch(W, k.add(from, k.c64(panelRows + line)), /*write=*/false, /*toL1=*/false);
           k.ifElse(
               full, [&] { k.storeTile(k.loadTile(line, W, from), panel, to); },
               [&] {
@@ -1038,6 +1035,12 @@ public:
         blocksOf(g0, g1, denseBlockRows, [&](int64_t P, Value *g) {
           for (int64_t n = 0; n < P * regs; ++n)
             b.CreateStore(Constant::getNullValue(type), acc[n]);
+          // The next block's dW lines, rows S apart (a page where S >= 1024:
+          // no hardware prefetcher follows them).
+          for (int64_t p = 0; p < P; ++p)
+            for (int64_t line = 0; line < w; line += k.lineElements())
+              k.prefetch(dW, k.add(k.mul(k.add(g, k.c64(P + p)), k.c64(S)), k.add(s0, k.c64(line))),
+                         /*write=*/true, /*toL1=*/true);
           k.loop(k.c64(0), bn, "c", [&](Value *c) {
             std::vector<Value *> x;
             for (int64_t r = 0; r < regs; ++r)

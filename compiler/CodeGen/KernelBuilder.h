@@ -107,6 +107,16 @@ public:
   llvm::Constant *fp(double v) { return llvm::ConstantFP::get(T, v); }
   Value *at(Value *base, Value *index) { return b.CreateInBoundsGEP(T, base, index); }
   Value *load(Value *base, Value *index) { return b.CreateLoad(T, at(base, index)); }
+  /// A hint to fetch the line of base[index] (which may lie past the
+  /// array: no access is made) into L1 (`toL1`) or L2, for a read or a
+  /// write.
+  void prefetch(Value *base, Value *index, bool write, bool toL1) {
+    Value *p = b.CreateGEP(T, base, index);
+    b.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()},
+                      {p, b.getInt32(write), b.getInt32(toL1 ? 3 : 2), b.getInt32(1)});
+  }
+  /// Elements per cache line (64 bytes).
+  int64_t lineElements() const { return 512 / int64_t(T->getPrimitiveSizeInBits()); }
   Value *mul(Value *x, Value *y) { return b.CreateNSWMul(x, y); }
   Value *add(Value *x, Value *y) { return b.CreateNSWAdd(x, y); }
   Value *fadd(Value *x, Value *y) { return b.CreateFAdd(x, y); }
