@@ -196,13 +196,20 @@ public:
         T *into = Y[in.v].data();
 #pragma omp for schedule(static) reduction(&& : finite)
         for (int64_t a0 = 0; a0 < d; a0 += tile)
-          for (int64_t b0 = 0; b0 < batch; b0 += tile)
-            for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
-              for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b) {
-                T value = sample(b)[in.offset + a];
-                finite = finite && std::isfinite(value);
+          for (int64_t b0 = 0; b0 < batch; b0 += tile) {
+            const int64_t a1 = std::min(d, a0 + tile), b1 = std::min(batch, b0 + tile);
+            const T *from[tile];
+            for (int64_t b = b0; b < b1; ++b)
+              from[b - b0] = sample(b) + in.offset;
+            bool ok = true; // without a branch per value
+            for (int64_t a = a0; a < a1; ++a)
+              for (int64_t b = b0; b < b1; ++b) {
+                const T value = from[b - b0][a];
+                ok &= std::isfinite(value);
                 into[a * batch + b] = value;
               }
+            finite = finite && ok;
+          }
       }
       // After the loops' barriers every thread sees the same `finite`: a
       // non-finite input runs no kernel and leaves y as it was.
@@ -776,10 +783,11 @@ private:
           // Out-edges may read an input as one copy or as its components
           // (readsComponents): its tasks split the batch only, and each
           // edge covers every row of its own view (r1 = 0).
-          // Two tasks per thread where the batch allows chunks of 64.
+          // A task per thread where the batch allows chunks of 64 (a dense
+          // data gradient copies W into panels once per task).
           const int64_t threads = omp_get_max_threads();
           const int64_t chunk = std::clamp<int64_t>(
-              ((batch + 2 * threads - 1) / (2 * threads) + 15) & ~int64_t(15), 64, batchChunk);
+              ((batch + threads - 1) / threads + 15) & ~int64_t(15), 64, batchChunk);
           for (int64_t b = 0; b < batch && !outEdges[v].empty(); b += chunk)
             level.edgeTasks.push_back({v, 0, 0, b, std::min(batch, b + chunk)});
           continue;
