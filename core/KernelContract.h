@@ -52,9 +52,9 @@ extern const uint32_t rslc_num_kernel_variants;
 namespace rslc::contract {
 
 /// Bumped whenever anything in this file changes meaning.
-constexpr uint32_t version = 9;
+constexpr uint32_t version = 10;
 
-enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, NumEdgeSlots };
+enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, DataGradScatter, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their
 /// in-edges jointly (attention); sums and products the runtime forms itself.
 enum VertexSlot : unsigned { ActForward, ActBackward, AggForward, AggBackward, NumVertexSlots };
@@ -100,6 +100,13 @@ constexpr KernelArg dataGradArgs[] = {
     {"tPtr", A::Index64},  {"tRow", A::Index32}, {"tPos", A::Index32}, {"i0", A::Int},
     {"i1", A::Int},        {"b0", A::Int},       {"b1", A::Int},   {"B", A::Int},
     {"add", A::Int}};
+/// dY[i][0:B] += W[q] dZ[j][0:B] for the lifted edges q=(i->j) of rows
+/// j0..j1, in forward order: the data gradient of a batch of 1 read along
+/// W (dataGrad reads W at random through tPos). Only for linear maps with
+/// one weight per lifted edge and explicit rows; null in other signatures.
+constexpr KernelArg dataGradScatterArgs[] = {
+    {"W", A::Reals},        {"dZ", A::Reals}, {"dY", A::RealsOut}, {"col", A::Index32},
+    {"rowPtr", A::Index64}, {"j0", A::Int},   {"j1", A::Int},      {"B", A::Int}};
 /// Y = act(Z + bias), rows j0..j1, every column (bias: the vertex's own
 /// parameters, may be null; layernorm's gains and shifts). Z and Y may be
 /// one buffer, where the activation's derivative follows from its output
@@ -133,7 +140,8 @@ template <size_t N> constexpr KernelDecl decl(const char *prefix, const KernelAr
 /// for edge signature k.
 constexpr KernelDecl edgeKernels[NumEdgeSlots] = {decl("rslc_fwd_", forwardArgs),
                                                   decl("rslc_wgrad_", weightGradArgs),
-                                                  decl("rslc_dgrad_", dataGradArgs)};
+                                                  decl("rslc_dgrad_", dataGradArgs),
+                                                  decl("rslc_dscatter_", dataGradScatterArgs)};
 constexpr KernelDecl vertexKernels[NumVertexSlots] = {
     decl("rslc_act_", actForwardArgs), decl("rslc_actgrad_", actBackwardArgs),
     decl("rslc_agg_", aggForwardArgs), decl("rslc_agggrad_", aggBackwardArgs)};
@@ -149,6 +157,8 @@ template <typename T> struct Kernels {
   using DataGrad = void (*)(const T *W, const T *dZ, const T *Y, T *dY, const uint64_t *tPtr,
                             const uint32_t *tRow, const uint32_t *tPos, int64_t i0, int64_t i1,
                             int64_t b0, int64_t b1, int64_t B, int64_t add);
+  using DataGradScatter = void (*)(const T *W, const T *dZ, T *dY, const uint32_t *col,
+                                   const uint64_t *rowPtr, int64_t j0, int64_t j1, int64_t B);
   using ActForward = void (*)(const T *Z, const T *bias, T *Y, int64_t j0, int64_t j1,
                               int64_t B);
   using ActBackward = void (*)(const T *Z, const T *bias, const T *dY, T *dZ, T *dbias,
@@ -195,6 +205,7 @@ template <typename T> constexpr bool follows() {
   return Follows<T, typename K::Forward>::check(edgeKernels[Forward]) &&
          Follows<T, typename K::WeightGrad>::check(edgeKernels[WeightGrad]) &&
          Follows<T, typename K::DataGrad>::check(edgeKernels[DataGrad]) &&
+         Follows<T, typename K::DataGradScatter>::check(edgeKernels[DataGradScatter]) &&
          Follows<T, typename K::ActForward>::check(vertexKernels[ActForward]) &&
          Follows<T, typename K::ActBackward>::check(vertexKernels[ActBackward]) &&
          Follows<T, typename K::AggForward>::check(vertexKernels[AggForward]) &&

@@ -33,6 +33,11 @@ struct EdgeSignature {
     return map == o.map && params == o.params && uShape == o.uShape && vShape == o.vShape &&
            du == o.du && dv == o.dv && layout == o.layout && targetCopies == o.targetCopies;
   }
+  /// Has a data gradient in forward order (contract::DataGradScatter): a
+  /// linear map with one weight per lifted edge, explicit rows.
+  bool scatters() const {
+    return map == MapKind::Linear && du == 1 && dv == 1 && layout.explicitRows;
+  }
 };
 
 /// What a vertex's kernels (aggregation, activation forward and backward)

@@ -50,6 +50,9 @@ constexpr int64_t batchChunk = 128;
 constexpr int64_t readoutChunk = 64;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
+/// Target rows per partial sum of a data gradient in forward order
+/// (scatterParts): a fixed split, whatever the team.
+constexpr int64_t scatterRows = 1024;
 /// Copies of the parameters longer than this run on the OpenMP team.
 constexpr size_t paramLoopLength = 1 << 15;
 /// Below this many multiply-adds per pass, starting threads costs more than
@@ -118,6 +121,10 @@ struct Level {
   std::vector<unsigned> vertices;
   std::vector<Task> edgeTasks, vertexTasks;
   Shares edgeShares, edgeSharesNoDx, vertexShares;
+  /// Backward: before the edge tasks, the data gradients in forward order
+  /// (scatterEdge) of edges whose target's dZ the level before made.
+  std::vector<Task> scatterTasks;
+  Shares scatterShares;
 };
 
 /// Runs body(task) for every task, each thread its share (inside a parallel
@@ -275,6 +282,7 @@ public:
               into[(j * pv.dim + a) * batch + b] = c * dy[b * outputSize + out.offset + a];
       }
       for (const Level &level : backwardLevels) {
+        forTasks(level.scatterTasks, level.scatterShares, [&](const Task &t) { scatterEdge(t); });
         forTasks(level.edgeTasks, dx ? level.edgeShares : level.edgeSharesNoDx, [&](const Task &t) {
           if (t.weightGrad) {
             sumWeightGrads(t);
@@ -663,6 +671,7 @@ private:
     typename K::Forward forward;
     typename K::WeightGrad weightGrad; ///< null for maps without weights
     typename K::DataGrad dataGrad;
+    typename K::DataGradScatter scatter; ///< null where the signature has none
   };
   struct VertexKernels {
     typename K::ActForward forward = nullptr;
@@ -682,7 +691,9 @@ private:
       void *const *slots = &variant.edge_kernels[size_t(k) * contract::NumEdgeSlots];
       edgeKernels.push_back({reinterpret_cast<typename K::Forward>(slots[contract::Forward]),
                              reinterpret_cast<typename K::WeightGrad>(slots[contract::WeightGrad]),
-                             reinterpret_cast<typename K::DataGrad>(slots[contract::DataGrad])});
+                             reinterpret_cast<typename K::DataGrad>(slots[contract::DataGrad]),
+                             reinterpret_cast<typename K::DataGradScatter>(
+                                 slots[contract::DataGradScatter])});
     }
     vertexKernels.resize(sigs.vertexKernel.size());
     for (size_t v = 0; v < sigs.vertexKernel.size(); ++v) {
@@ -776,7 +787,7 @@ private:
       }
     }
     for (Level &level : backwardLevels) {
-      level.edgeTasks.clear(), level.vertexTasks.clear();
+      level.edgeTasks.clear(), level.vertexTasks.clear(), level.scatterTasks.clear();
       for (unsigned v : level.vertices) {
         int64_t rows = p.vertices[v].copies;
         if (p.vertices[v].role == Role::Input) {
@@ -796,6 +807,25 @@ private:
         if (fewRows(rows))
           addTasks(v, rows, batch, false, level.vertexTasks);
       }
+    }
+    // Data gradients of a batch of 1 in forward order where the kernel
+    // exists: through tPos they read W at random (a miss per edge once W
+    // outgrows the caches), in forward order along it. Each chunk of
+    // scatterRows target rows sums into its own part; sumOutEdges adds the
+    // parts in order. Not for inputs (their gradient is optional).
+    scatterParts.resize(p.edges.size());
+    for (size_t e = 0; e < p.edges.size(); ++e) {
+      const LiftedEdge &le = g.edges[e];
+      const bool on = batch == 1 && edgeKernels[e].scatter &&
+                      p.vertices[p.edges[e].src].role != Role::Input;
+      scatterParts[e] = CacheAlignedVector<T>();
+      if (!on)
+        continue;
+      const int64_t chunks = (le.nv + scatterRows - 1) / scatterRows;
+      scatterParts[e].resize(size_t(chunks * le.nu * batch));
+      for (int64_t c = 0; c < chunks; ++c)
+        backwardLevels[height[p.edges[e].dst] + 1].scatterTasks.push_back(
+            {uint32_t(e), c * scatterRows, std::min(le.nv, (c + 1) * scatterRows), 0, batch});
     }
     // Weight gradients: by rows, or by positions when rows are few; tied
     // edges have the same structure, so one split serves the whole group.
@@ -845,6 +875,9 @@ private:
       level.edgeSharesNoDx =
           share(level.edgeTasks, [&](const Task &t) { return taskWork(t, true, false); });
       level.vertexShares = share(level.vertexTasks, activation);
+      level.scatterShares = share(level.scatterTasks, [&](const Task &t) {
+        return double(edgeWork(t.item)) * double(t.r1 - t.r0) / double(g.edges[t.item].nv);
+      });
     }
     lastWeightGradShares =
         share(lastWeightGradTasks, [&](const Task &t) { return taskWork(t, true, true); });
@@ -940,13 +973,36 @@ private:
     }
     for (size_t e : outEdges[u]) {
       const LiftedEdge &le = g.edges[e];
+      const bool add = output || e != outEdges[u].front();
+      if (!scatterParts[e].empty()) { // the parts of scatterEdge, in order
+        const int64_t chunks = int64_t(scatterParts[e].size()) / (le.nu * batch);
+        for (int64_t row = t.r0; row < (t.r1 ? t.r1 : le.nu); ++row)
+          for (int64_t b = t.b0; b < t.b1; ++b) {
+            const T *part = &scatterParts[e][size_t(row * batch + b)];
+            T sum = part[0];
+            for (int64_t c = 1; c < chunks; ++c)
+              sum += part[c * le.nu * batch];
+            T &out = dY[u][row * batch + b];
+            out = add ? out + sum : sum;
+          }
+        continue;
+      }
       const bool transposed = transposedOrder && !transposedW[e].empty();
       edgeKernels[e].dataGrad(transposed ? transposedW[e].data() : weights(e, params),
                               edgeGradient(e), Y[u].data(), dY[u].data(), le.tPtr.data(),
                               le.tRow.data(), transposed ? nullptr : le.tPos.data(), t.r0,
-                              t.r1 ? t.r1 : le.nu, t.b0, t.b1, batch,
-                              output || e != outEdges[u].front());
+                              t.r1 ? t.r1 : le.nu, t.b0, t.b1, batch, add);
     }
+  }
+
+  /// The part of edge t.item's data gradient from target rows [t.r0,
+  /// t.r1), in forward order (contract::DataGradScatter).
+  void scatterEdge(const Task &t) {
+    const LiftedEdge &le = g.edges[t.item];
+    T *part = &scatterParts[t.item][size_t(t.r0 / scatterRows * le.nu * batch)];
+    std::fill(part, part + le.nu * batch, T(0));
+    edgeKernels[t.item].scatter(weights(t.item, params), edgeGradient(t.item), part, le.col.data(),
+                                le.rowPtr.data(), t.r0, t.r1, batch);
   }
 
   /// transposedW[e][t] = the weights of the lifted edge at transposed
@@ -1147,6 +1203,10 @@ private:
   /// while transposedOrder (inside a loss's passes).
   std::vector<CacheAlignedVector<T>> transposedW;
   bool transposedOrder = false;
+  /// Per edge whose data gradient runs in forward order at this batch
+  /// (scheduleTasks): [chunk of scatterRows target rows][source row][batch];
+  /// else empty.
+  std::vector<CacheAlignedVector<T>> scatterParts;
 };
 
 } // namespace

@@ -1245,6 +1245,26 @@ public:
     return f;
   }
 
+  /// dY[i] += W[q] dZ[j] over the lifted edges of rows j0..j1 in forward
+  /// order (linear maps, one weight per lifted edge, explicit rows).
+  Function *dataGradScatter(size_t index) {
+    Function *f = k.kernel(contract::edgeKernels[contract::DataGradScatter], index);
+    Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *dY = k.arg(f, "dY"), *B = k.arg(f, "B");
+    k.batchTiles(k.c64(0), B, [&](Value *t, size_t kind) {
+      Type *type = k.tileType(kind);
+      k.loop(k.arg(f, "j0"), k.arg(f, "j1"), "j", [&](Value *j) {
+        auto [begin, end] = row(j, k.arg(f, "rowPtr"));
+        Value *dz = k.loadTile(type, dZ, k.add(k.mul(j, B), t));
+        k.loop(begin, end, "q", [&](Value *q) {
+          Value *at = k.add(k.mul(source(j, q, k.arg(f, "col")), B), t);
+          k.storeTile(k.fma(k.splat(type, k.load(W, q)), dz, k.loadTile(type, dY, at)), dY, at);
+        });
+      });
+    }, /*maskedTail=*/true);
+    b.CreateRetVoid();
+    return f;
+  }
+
   /// *slot += the maximum of output pixel a's window (one lifted edge).
   void maxPoolTerm(size_t kind, Value *slot, Type *type, Value *a, Value *Y,
                    function_ref<Value *(Value *c)> sourceRow) {
@@ -1386,6 +1406,9 @@ Function *KernelBuilder::edgeWeightGrad(const EdgeSignature &sig, size_t k) {
 }
 Function *KernelBuilder::edgeDataGrad(const EdgeSignature &sig, size_t k) {
   return EdgeEmitter(*this, sig).dataGrad(k);
+}
+Function *KernelBuilder::edgeDataGradScatter(const EdgeSignature &sig, size_t k) {
+  return EdgeEmitter(*this, sig).dataGradScatter(k);
 }
 
 } // namespace rslc::codegen

@@ -48,6 +48,7 @@ std::pair<Constant *, Constant *> KernelBuilder::run() {
     slots[contract::Forward] = edgeForward(sig, k);
     slots[contract::WeightGrad] = hasWeights(sig.map) ? edgeWeightGrad(sig, k) : none;
     slots[contract::DataGrad] = edgeDataGrad(sig, k);
+    slots[contract::DataGradScatter] = sig.scatters() ? edgeDataGradScatter(sig, k) : none;
     edgeTable.insert(edgeTable.end(), std::begin(slots), std::end(slots));
   }
   for (size_t k = 0; k < sigs.vertices.size(); ++k) {

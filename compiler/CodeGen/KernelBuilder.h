@@ -49,6 +49,7 @@ public:
   Function *edgeForward(const lift::EdgeSignature &sig, size_t k);
   Function *edgeWeightGrad(const lift::EdgeSignature &sig, size_t k);
   Function *edgeDataGrad(const lift::EdgeSignature &sig, size_t k);
+  Function *edgeDataGradScatter(const lift::EdgeSignature &sig, size_t k);
 
   //===--- Vertex kernels (VertexKernels.cpp) -----------------------------===//
   Function *activationForward(const lift::VertexSignature &sig, size_t k);
