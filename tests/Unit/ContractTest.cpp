@@ -19,6 +19,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 using namespace rslc;
 using namespace rslc::lift;
 
@@ -39,16 +41,21 @@ LiftPlan everyKind() {
                 {"a", Role::Hidden, 8, 2, Activation::Relu, true, Aggregation::Sum},
                 {"b", Role::Hidden, 8, 2, Activation::Tanh, true, Aggregation::Sum},
                 {"c", Role::Hidden, 8, 2, Activation::Identity, false, Aggregation::Prod},
-                {"y", Role::Output, 1, 3, Activation::Identity, true, Aggregation::Sum}};
+                {"y", Role::Output, 1, 3, Activation::Identity, true, Aggregation::Sum},
+                {"d", Role::Hidden, 8, 1, Activation::Relu, true, Aggregation::Sum},
+                {"e", Role::Hidden, 8, 1, Activation::Relu, true, Aggregation::Sum}};
   p.edges = {{0, 1, MapKind::Linear, {}, lift(LiftKind::Full), 0, {}},
              {1, 2, MapKind::Linear, {}, lift(LiftKind::Degree, 3), 1, {}},
              {1, 3, MapKind::Diag, {}, lift(LiftKind::Diagonal), 2, {}},
              {2, 3, MapKind::Skip, {}, lift(LiftKind::Diagonal), noGroup, {}},
              {0, 2, MapKind::Linear, {}, lift(LiftKind::Full), 3, {}},
-             {3, 4, MapKind::Linear, {}, lift(LiftKind::Prob, 0, 0.5), 4, {}}};
+             {3, 4, MapKind::Linear, {}, lift(LiftKind::Prob, 0, 0.5), 4, {}},
+             {0, 5, MapKind::Linear, {}, lift(LiftKind::Full), 5, {}},
+             {5, 6, MapKind::Linear, {}, lift(LiftKind::Degree, 3), 6, {}}, // scatters
+             {6, 4, MapKind::Linear, {}, lift(LiftKind::Full), 7, {}}};
   for (PlanVertex &v : p.vertices)
     v.shape = {v.dim};
-  p.groupNames = {"x->a", "a->b", "a->c", "x->b", "c->y"};
+  p.groupNames = {"x->a", "a->b", "a->c", "x->b", "c->y", "x->d", "d->e", "e->y"};
   return p;
 }
 
@@ -122,6 +129,8 @@ TEST_P(Contract, EmittedModuleFollowsTheHeader) {
     EXPECT_EQ(data->getAsCString().str(), text);
   }
 
+  EXPECT_TRUE(std::any_of(sigs.edges.begin(), sigs.edges.end(),
+                          [](const EdgeSignature &e) { return e.scatters(); }));
   auto edges = tableOf(*m, "rslc_edge_kernels");
   ASSERT_EQ(edges.size(), sigs.edges.size() * contract::NumEdgeSlots);
   for (size_t k = 0; k < sigs.edges.size(); ++k)
@@ -129,6 +138,10 @@ TEST_P(Contract, EmittedModuleFollowsTheHeader) {
       const llvm::Function *f = edges[k * contract::NumEdgeSlots + slot];
       if (slot == contract::WeightGrad && sigs.edges[k].map == MapKind::Skip) {
         EXPECT_EQ(f, nullptr); // no weights, no weight gradient
+        continue;
+      }
+      if (slot == contract::DataGradScatter && !sigs.edges[k].scatters()) {
+        EXPECT_EQ(f, nullptr); // only one weight per lifted edge, explicit rows
         continue;
       }
       expectFollows(f, contract::edgeKernels[slot], k);
