@@ -50,9 +50,9 @@ constexpr int64_t batchChunk = 128;
 constexpr int64_t readoutChunk = 64;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
-/// Target rows per partial sum of a data gradient in forward order
-/// (scatterParts): a fixed split, whatever the team.
-constexpr int64_t scatterRows = 1024;
+/// Parts of a data gradient in forward order (scatterParts), each summing
+/// the terms of a fixed range of target rows, whatever the team.
+constexpr int64_t scatterSplit = 8;
 /// Copies of the parameters longer than this run on the OpenMP team.
 constexpr size_t paramLoopLength = 1 << 15;
 /// Below this many multiply-adds per pass, starting threads costs more than
@@ -810,9 +810,11 @@ private:
     }
     // Data gradients of a batch of 1 in forward order where the kernel
     // exists: through tPos they read W at random (a miss per edge once W
-    // outgrows the caches), in forward order along it. Each chunk of
-    // scatterRows target rows sums into its own part; sumOutEdges adds the
-    // parts in order. Not for inputs (their gradient is optional).
+    // outgrows the caches), in forward order along it. Each of
+    // scatterSplit ranges of target rows sums into its own part (nu values);
+    // sumOutEdges adds the parts in order. Not for inputs (their gradient
+    // is optional). Larger batches keep tPos: parts of nu x batch values
+    // would outweigh the random reads they save once W fits in cache.
     scatterParts.resize(p.edges.size());
     for (size_t e = 0; e < p.edges.size(); ++e) {
       const LiftedEdge &le = g.edges[e];
@@ -821,11 +823,11 @@ private:
       scatterParts[e] = CacheAlignedVector<T>();
       if (!on)
         continue;
-      const int64_t chunks = (le.nv + scatterRows - 1) / scatterRows;
-      scatterParts[e].resize(size_t(chunks * le.nu * batch));
-      for (int64_t c = 0; c < chunks; ++c)
+      scatterParts[e].resize(size_t(scatterSplit * le.nu * batch));
+      const int64_t rows = scatterPartRows(e);
+      for (int64_t r = 0; r < le.nv; r += rows)
         backwardLevels[height[p.edges[e].dst] + 1].scatterTasks.push_back(
-            {uint32_t(e), c * scatterRows, std::min(le.nv, (c + 1) * scatterRows), 0, batch});
+            {uint32_t(e), r, std::min(le.nv, r + rows), 0, batch});
     }
     // Weight gradients: by rows, or by positions when rows are few; tied
     // edges have the same structure, so one split serves the whole group.
@@ -975,12 +977,12 @@ private:
       const LiftedEdge &le = g.edges[e];
       const bool add = output || e != outEdges[u].front();
       if (!scatterParts[e].empty()) { // the parts of scatterEdge, in order
-        const int64_t chunks = int64_t(scatterParts[e].size()) / (le.nu * batch);
+        const int64_t parts = (le.nv + scatterPartRows(e) - 1) / scatterPartRows(e);
         for (int64_t row = t.r0; row < (t.r1 ? t.r1 : le.nu); ++row)
           for (int64_t b = t.b0; b < t.b1; ++b) {
             const T *part = &scatterParts[e][size_t(row * batch + b)];
             T sum = part[0];
-            for (int64_t c = 1; c < chunks; ++c)
+            for (int64_t c = 1; c < parts; ++c)
               sum += part[c * le.nu * batch];
             T &out = dY[u][row * batch + b];
             out = add ? out + sum : sum;
@@ -999,10 +1001,15 @@ private:
   /// t.r1), in forward order (contract::DataGradScatter).
   void scatterEdge(const Task &t) {
     const LiftedEdge &le = g.edges[t.item];
-    T *part = &scatterParts[t.item][size_t(t.r0 / scatterRows * le.nu * batch)];
+    T *part = &scatterParts[t.item][size_t(t.r0 / scatterPartRows(t.item) * le.nu * batch)];
     std::fill(part, part + le.nu * batch, T(0));
     edgeKernels[t.item].scatter(weights(t.item, params), edgeGradient(t.item), part, le.col.data(),
                                 le.rowPtr.data(), t.r0, t.r1, batch);
+  }
+
+  /// Target rows per part of edge e's data gradient in forward order.
+  int64_t scatterPartRows(size_t e) const {
+    return std::max<int64_t>(1, (g.edges[e].nv + scatterSplit - 1) / scatterSplit);
   }
 
   /// transposedW[e][t] = the weights of the lifted edge at transposed
@@ -1204,8 +1211,8 @@ private:
   std::vector<CacheAlignedVector<T>> transposedW;
   bool transposedOrder = false;
   /// Per edge whose data gradient runs in forward order at this batch
-  /// (scheduleTasks): [chunk of scatterRows target rows][source row][batch];
-  /// else empty.
+  /// (scheduleTasks): [part][source row][batch] (scatterSplit parts); else
+  /// empty.
   std::vector<CacheAlignedVector<T>> scatterParts;
 };
 
