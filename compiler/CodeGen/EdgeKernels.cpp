@@ -579,12 +579,14 @@ public:
   /// one source copy): dY[s] += sum over g of W[g*S + s] dZ[g]. A row of W
   /// holds the weights of consecutive source rows s, but the sum runs down a
   /// column of W, at a stride of S (4 KiB where S = 1024: every line in one
-  /// cache set). So for each panel of 4 row blocks of source rows (24 or
-  /// 16), the columns' weights of `chunk` output rows at a time are first
-  /// copied onto a stack panel [g][panelRows]. Then per batch tile, the
-  /// row blocks sweep the panel in order of g, each reading the same dZ
-  /// tile of the chunk (L1-resident after the first: chunk x 256 bytes).
-  /// Each dY sums its terms in order of g, a partial sum per chunk.
+  /// cache set). So per chunk of `chunk` output rows (the outer loop), each
+  /// panel of 4 row blocks of source rows (24 or 16) has its weights copied
+  /// onto a stack panel [g][panelRows]: consecutive panels read
+  /// neighbouring lines of the same W rows, the next panel's prefetched.
+  /// Then per batch tile, the row blocks sweep the panel in order of g, each
+  /// reading the same dZ tile of the chunk (L1-resident after the first:
+  /// chunk x 256 bytes). Each dY sums its terms in order of g, a partial
+  /// sum per chunk.
   void dataGradColumns(Function *f) {
     Value *W = k.arg(f, "W"), *dZ = k.arg(f, "dZ"), *dY = k.arg(f, "dY"), *B = k.arg(f, "B");
     const int64_t du = sig.du, S = sig.layout.rowLength * du, G = sig.targetCopies * sig.dv;
