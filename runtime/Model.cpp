@@ -20,6 +20,7 @@
 #include "CpuFeatures.h"
 
 #include "Losses.h"
+#include "BatchLayout.h"
 
 #include "core/Build.h"
 #include "core/KernelContract.h"
@@ -46,8 +47,6 @@ namespace {
 constexpr int64_t rowChunk = 16;
 /// Batch columns per chunk (the widest register tile: 8 AVX-512 registers).
 constexpr int64_t batchChunk = 128;
-/// Batch columns per chunk of the readout's sums.
-constexpr int64_t readoutChunk = 64;
 /// Forward positions per chunk of a weight gradient split by positions.
 constexpr int64_t positionChunk = 1024;
 /// Parts of a data gradient in forward order (scatterParts), each summing
@@ -196,27 +195,26 @@ public:
 #pragma omp parallel if (forwardWork >= minParallelWork)
     {
       for (const Port &in : inputs) {
-        // A transpose by 16 x 16 blocks (both sides stay in cache lines),
-        // checking that every input is finite on the way.
-        constexpr int64_t tile = 16;
+        // By tiles of 16 x 16 (both sides stay in cache lines), checking
+        // that every input is finite on the way.
+        constexpr int64_t tile = transposeTile;
         const int64_t d = p.vertices[in.v].dim;
         T *into = Y[in.v].data();
 #pragma omp for schedule(static) reduction(&& : finite)
-        for (int64_t a0 = 0; a0 < d; a0 += tile)
-          for (int64_t b0 = 0; b0 < batch; b0 += tile) {
-            const int64_t a1 = std::min(d, a0 + tile), b1 = std::min(batch, b0 + tile);
-            const T *from[tile];
-            for (int64_t b = b0; b < b1; ++b)
-              from[b - b0] = sample(b) + in.offset;
-            bool ok = true; // without a branch per value
-            for (int64_t a = a0; a < a1; ++a)
-              for (int64_t b = b0; b < b1; ++b) {
-                const T value = from[b - b0][a];
-                ok &= std::isfinite(value);
-                into[a * batch + b] = value;
-              }
+        for (int64_t b0 = 0; b0 < batch; b0 += tile) {
+          const int64_t nb = std::min(batch - b0, tile);
+          const T *from[tile];
+          for (int64_t b = 0; b < nb; ++b)
+            from[b] = sample(b0 + b) + in.offset;
+          for (int64_t a0 = 0; a0 < d; a0 += tile) {
+            const T *at[tile];
+            for (int64_t b = 0; b < nb; ++b)
+              at[b] = from[b] + a0;
+            const bool ok = toFeatureMajor(at, nb, std::min(d - a0, tile), into + a0 * batch + b0,
+                                           batch);
             finite = finite && ok;
           }
+        }
       }
       // After the loops' barriers every thread sees the same `finite`: a
       // non-finite input runs no kernel and leaves y as it was.
@@ -233,21 +231,16 @@ public:
       }
       // y = the readout: sums over the copies in copy order, by chunks of
       // the batch's columns.
-      const int64_t chunks = finite ? (batch + readoutChunk - 1) / readoutChunk : 0;
+      const int64_t chunks = finite ? (batch + readoutTile - 1) / readoutTile : 0;
 #pragma omp for schedule(static)
       for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-        const int64_t b0 = chunk * readoutChunk, b1 = std::min(batch, b0 + readoutChunk);
+        const int64_t b0 = chunk * readoutTile, b1 = std::min(batch, b0 + readoutTile);
         T *sum = &readoutSum[size_t(b0)];
         for (const Port &out : outputs) {
           const PlanVertex &pv = p.vertices[out.v];
           const T c = readoutScale(pv.copies);
           for (int64_t a = 0; a < pv.dim; ++a) {
-            std::fill(sum, sum + (b1 - b0), T(0));
-            for (int64_t j = 0; j < pv.copies; ++j) {
-              const T *row = &Y[out.v][(j * pv.dim + a) * batch];
-              for (int64_t b = b0; b < b1; ++b)
-                sum[b - b0] += row[b];
-            }
+            sumCopies(&Y[out.v][a * batch + b0], pv.dim * batch, pv.copies, b1 - b0, sum);
             for (int64_t b = b0; b < b1; ++b)
               y[b * outputSize + out.offset + a] = c * sum[b - b0];
           }
@@ -302,16 +295,16 @@ public:
       for (const Port &in : inputs) {
         if (!dx)
           break;
-        // By 16 x 16 blocks, as the forward's inputs.
-        constexpr int64_t tile = 16;
+        // By 16 x 16 tiles, as the forward's inputs.
+        constexpr int64_t tile = transposeTile;
         const int64_t d = p.vertices[in.v].dim;
         const T *from = dY[in.v].data();
 #pragma omp for schedule(static)
         for (int64_t b0 = 0; b0 < batch; b0 += tile)
           for (int64_t a0 = 0; a0 < d; a0 += tile)
-            for (int64_t b = b0; b < std::min(batch, b0 + tile); ++b)
-              for (int64_t a = a0; a < std::min(d, a0 + tile); ++a)
-                dx[b * inputSize + in.offset + a] = from[a * batch + b];
+            toSampleMajor(from + a0 * batch + b0, batch, std::min(d - a0, tile),
+                          std::min(batch - b0, tile), dx + b0 * inputSize + in.offset + a0,
+                          inputSize);
       }
     }
   }
