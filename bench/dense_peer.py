@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Benchmark (not a test): a fully connected layer, rslc against OpenBLAS.
 
-    bench/dense_peer.py [--shapes 784x512,512x512,1024x1024] [--batch 64,128,256]
+    bench/dense_peer.py [--shapes 784x512,512x512,1024x1024,2048x2048] [--batch 64,128,256]
                         [--threads 1,2] [--reps 20]
 
 The layer: `input x: K; output y; x -> y` with y lifted to M copies (an
@@ -91,7 +91,7 @@ def inner(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--shapes", default="784x512,512x512,1024x1024")
+    ap.add_argument("--shapes", default="784x512,512x512,1024x1024,2048x2048")
     ap.add_argument("--batch", default="64,128,256")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--reps", type=int, default=20)
