@@ -54,6 +54,12 @@ namespace rslc::contract {
 /// Bumped whenever anything in this file changes meaning.
 constexpr uint32_t version = 10;
 
+/// Dense linear kernels (every target row reading every source copy) sum
+/// more than this many inner rows in chunks of it, each chunk's partial
+/// sum added to the output in turn; the runtime gives their vertices larger
+/// tasks. A hint for the task sizes only: results do not depend on it.
+constexpr int64_t denseInnerChunk = 1024;
+
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, DataGradScatter, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their
 /// in-edges jointly (attention); sums and products the runtime forms itself.

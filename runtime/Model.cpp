@@ -59,13 +59,12 @@ constexpr size_t paramLoopLength = 1 << 15;
 constexpr int64_t minParallelWork = 1 << 16;
 
 /// Rows per task of a vertex whose dense linear edges sum over more than
-/// denseInnerRows source rows per output (or, backward, target rows per
-/// source): their kernels then sum in chunks (EdgeKernels.cpp,
-/// denseInnerChunk), and each chunk's batch tiles (1 MiB at batch 256) are
-/// fetched into L2 once per task. 16 rows make 3 blocks of rows per fetch,
-/// 96 make 16: a 2048 x 2048 forward at batch 256 went from 24.8 to 17-19 ms.
+/// contract::denseInnerChunk source rows per output (or, backward, target
+/// rows per source): their kernels then sum in chunks, and each chunk's
+/// batch tiles (1 MiB at batch 256) are fetched into L2 once per task. 16
+/// rows make 3 blocks of rows per fetch, 96 make 16: a 2048 x 2048 forward
+/// at batch 256 went from 24.8 to 17-19 ms.
 constexpr int64_t wideRowChunk = 96;
-constexpr int64_t denseInnerRows = 1024;
 
 /// Too few row chunks of `chunk` rows to keep every thread busy?
 bool fewRows(int64_t rows, int64_t chunk = rowChunk) {
@@ -776,7 +775,8 @@ private:
   /// Rows per task of a vertex whose kernels run over `edges` (its
   /// in-edges forward, its out-edges backward): wideRowChunk where all are
   /// dense linear maps (implicit rows, each reading every source copy)
-  /// summing together over more than denseInnerRows rows, else rowChunk.
+  /// summing together over more than contract::denseInnerChunk rows, else
+  /// rowChunk.
   int64_t taskRows(const std::vector<size_t> &edges, bool forward) const {
     int64_t inner = 0;
     for (size_t e : edges) {
@@ -787,7 +787,7 @@ private:
       inner += forward ? le.layout.rowLength * int64_t(g.plan.vertices[pe.src].dim)
                        : le.nv * int64_t(g.plan.vertices[pe.dst].dim);
     }
-    return inner > denseInnerRows ? wideRowChunk : rowChunk;
+    return inner > contract::denseInnerChunk ? wideRowChunk : rowChunk;
   }
 
   /// The tasks of every level for this batch size.

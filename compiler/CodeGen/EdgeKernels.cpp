@@ -524,13 +524,13 @@ public:
       g0 = b.CreateBinaryIntrinsic(Intrinsic::smax, g0, end);
     }
   }
-  /// Inner rows summed per pass of the dense products. Beyond this many the
-  /// inner rows' batch tiles outgrow L2 (1 MiB at batch 256), and every
-  /// block of rows would fetch them again from L3: a 2048 x 2048 forward
-  /// ran at 40% of a 1024 x 1024 one's FLOP rate. The sum then runs in
-  /// chunks of whole outer indices, each added to the output in turn (a
-  /// partial sum per chunk: the chunks depend on the edge only).
-  static constexpr int64_t denseInnerChunk = 1024;
+  // The dense products sum at most contract::denseInnerChunk inner rows
+  // per pass. Beyond that the inner rows' batch tiles outgrow L2 (1 MiB at
+  // batch 256), and every block of rows would fetch them again from L3: a
+  // 2048 x 2048 forward ran at 40% of a 1024 x 1024 one's FLOP rate. The
+  // sum then runs in chunks of whole outer indices, each added to the
+  // output in turn (a partial sum per chunk: the chunks depend on the edge
+  // only).
   /// out[r][b0:b1] += sum over the inner rows n of W[base(r) + offset(n)]
   /// in[n] for rows [r0, r1), in blocks of rows (the block's weights stay in
   /// L1 while every batch tile passes). The inner rows are `outer` x
@@ -543,7 +543,8 @@ public:
     Value *W = k.arg(f, "W"), *B = k.arg(f, "B");
     const std::vector<BlockTile> tiles = denseTiles();
     blockSlots(tiles);
-    const int64_t chunk = std::max<int64_t>(1, denseInnerChunk / std::max<int64_t>(1, perOuter));
+    const int64_t chunk =
+        std::max<int64_t>(1, contract::denseInnerChunk / std::max<int64_t>(1, perOuter));
     // A loop even for one chunk: the kernel's code depends on the base
     // graph only, not on the lift's sizes (tests/CodeGen/kernels.rsl).
     k.loop(k.c64(0), k.c64(outer), "chunk", [&](Value *lo) {
