@@ -1,6 +1,8 @@
 //===- BatchLayout.cpp - between the ABI's and the kernels' batch layouts --===//
 #include "BatchLayout.h"
 
+#include "CpuFeatures.h"
+
 // GCC 12's AVX-512 headers start some results from _mm512_undefined_ps(),
 // which -Wuninitialized reports once inlined.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -85,7 +87,8 @@ __attribute__((target("avx512f"))) void sumCopies64(const float *rows, int64_t l
     _mm512_storeu_ps(sum + 16 * i, acc[i]);
 }
 
-const bool haveAvx512 = __builtin_cpu_supports("avx512f");
+/// CPUID and the operating system (XGETBV) agree, as for the kernels.
+const bool haveAvx512 = missingCpuFeatures("avx512f").empty();
 
 template <typename T> constexpr bool registerTiles() { return std::is_same_v<T, float>; }
 
