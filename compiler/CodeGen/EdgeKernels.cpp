@@ -993,9 +993,10 @@ public:
   // g are contiguous in the source row s (dv = 1, or one source copy), dW is
   // the G x S matrix at dW[g*S + s] and dW += dZ Y^T is a matrix product
   // whose sum runs along the batch, the rows' contiguous axis. The batch
-  // goes by blocks of BB columns: the block's Y panel of a few source rows
+  // goes by blocks of PB columns: the block's Y panel of a few source rows
   // is transposed (in registers, lanes x lanes at a time) onto the stack,
-  // then blocks of output rows sweep it, each dZ value broadcast against
+  // then, GB output rows at a time, blocks of rows sweep its blocks of BB
+  // columns, each dZ value broadcast against
   // registers of consecutive source rows: P x R accumulators and no sums
   // across lanes. Every weight gets dW += (sum over the block's columns in
   // order, from 0) per block, whatever block of rows or sources holds it.
@@ -1024,10 +1025,15 @@ public:
     Value *dW = k.arg(f, "dW"), *dZ = k.arg(f, "dZ"), *Y = k.arg(f, "Y"), *B = k.arg(f, "B");
     const int64_t S = sig.layout.rowLength * sig.du, lanes = k.lanes;
     const int64_t R = k.target.vectorBits >= 512 ? 4 : 2, SW = R * lanes;
-    constexpr int64_t BB = 128;
+    // BB columns per partial sum (the arithmetic), PB packed at once, GB
+    // rows per sweep of a packed panel: their dW lines (GB x SW values) stay
+    // in L2 while the panel's blocks of BB columns pass, so dW is read and
+    // written once per PB columns, not per BB (a task of 1024 rows: 2048 x
+    // 2048 backward at batch 256 7% faster; PB = 4 BB was no faster).
+    constexpr int64_t BB = 128, PB = 2 * BB, GB = 192;
     Type *vec = FixedVectorType::get(k.T, lanes);
     IRBuilder<> entry(&f->getEntryBlock(), f->getEntryBlock().begin());
-    Value *pack = entry.CreateAlloca(k.T, k.c64(BB * SW), "pack"); // [BB][SW]
+    Value *pack = entry.CreateAlloca(k.T, k.c64(PB * SW), "pack"); // [PB][SW]
     Value *g0 = k.mul(k.arg(f, "j0"), k.c64(sig.dv)), *g1 = k.mul(k.arg(f, "j1"), k.c64(sig.dv));
     blocksOf(k.c64(0), k.c64(S), {SW, lanes, 1}, [&](int64_t w, Value *s0) {
       const int64_t regs = w >= lanes ? w / lanes : 1;
@@ -1035,13 +1041,13 @@ public:
       std::vector<AllocaInst *> acc; // [row p][register r]
       for (int64_t n = 0; n < denseBlockRows[0] * regs; ++n)
         acc.push_back(entry.CreateAlloca(type, nullptr, "acc"));
-      k.loop(k.c64(0), B, "bb", [&](Value *bb0) {
-        Value *bn = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(BB), b.CreateNSWSub(B, bb0));
-        // pack[c][s] = Y[s0 + s][bb0 + c], c < bn, s < w
+      k.loop(k.c64(0), B, "bp", [&](Value *bp0) {
+        Value *pn = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(PB), b.CreateNSWSub(B, bp0));
+        // pack[c][s] = Y[s0 + s][bp0 + c], c < pn, s < w
         auto y = [&](int64_t sOff, Value *c) {
-          return k.add(k.mul(k.add(s0, k.c64(sOff)), B), k.add(bb0, c));
+          return k.add(k.mul(k.add(s0, k.c64(sOff)), B), k.add(bp0, c));
         };
-        Value *fullC = w >= lanes ? k.mul(b.CreateSDiv(bn, k.c64(lanes)), k.c64(lanes)) : k.c64(0);
+        Value *fullC = w >= lanes ? k.mul(b.CreateSDiv(pn, k.c64(lanes)), k.c64(lanes)) : k.c64(0);
         if (w >= lanes)
           k.loop(k.c64(0), fullC, "c", [&](Value *c) {
             for (int64_t r = 0; r < regs; ++r) {
@@ -1053,38 +1059,45 @@ public:
                 k.storeTile(v[i], pack, k.add(k.mul(k.add(c, k.c64(i)), k.c64(SW)), k.c64(r * lanes)));
             }
           }, lanes);
-        k.loop(fullC, bn, "c", [&](Value *c) {
+        k.loop(fullC, pn, "c", [&](Value *c) {
           for (int64_t sOff = 0; sOff < w; ++sOff)
             k.storeTile(k.load(Y, y(sOff, c)), pack, k.add(k.mul(c, k.c64(SW)), k.c64(sOff)));
         });
-        // dW[g + p][s0 ..] += sum over c of dZ[g + p][bb0 + c] pack[c][..]
-        blocksOf(g0, g1, denseBlockRows, [&](int64_t P, Value *g) {
-          for (int64_t n = 0; n < P * regs; ++n)
-            b.CreateStore(Constant::getNullValue(type), acc[n]);
-          // The next block's dW lines, rows S apart (a page where S >= 1024:
-          // no hardware prefetcher follows them).
-          for (int64_t p = 0; p < P; ++p)
-            for (int64_t line = 0; line < w; line += k.lineElements())
-              k.prefetch(dW, k.add(k.mul(k.add(g, k.c64(P + p)), k.c64(S)), k.add(s0, k.c64(line))),
-                         /*write=*/true, /*toL1=*/true);
-          k.loop(k.c64(0), bn, "c", [&](Value *c) {
-            std::vector<Value *> x;
-            for (int64_t r = 0; r < regs; ++r)
-              x.push_back(k.loadTile(type, pack, k.add(k.mul(c, k.c64(SW)), k.c64(r * lanes))));
-            for (int64_t p = 0; p < P; ++p) {
-              Value *z = k.splat(type, k.load(dZ, k.add(k.mul(k.add(g, k.c64(p)), B), k.add(bb0, c))));
-              for (int64_t r = 0; r < regs; ++r)
-                b.CreateStore(k.fma(z, x[r], b.CreateLoad(type, acc[p * regs + r])), acc[p * regs + r]);
-            }
-          });
-          for (int64_t p = 0; p < P; ++p)
-            for (int64_t r = 0; r < regs; ++r) {
-              Value *at = k.add(k.mul(k.add(g, k.c64(p)), k.c64(S)), k.add(s0, k.c64(r * lanes)));
-              k.storeTile(k.fadd(k.loadTile(type, dW, at), b.CreateLoad(type, acc[p * regs + r])),
-                          dW, at);
-            }
-        });
-      }, BB);
+        k.loop(g0, g1, "gb", [&](Value *gb0) {
+          Value *gb1 = b.CreateBinaryIntrinsic(Intrinsic::smin, k.add(gb0, k.c64(GB)), g1);
+          k.loop(k.c64(0), pn, "bb", [&](Value *bb0) {
+            Value *bn = b.CreateBinaryIntrinsic(Intrinsic::smin, k.c64(BB), b.CreateNSWSub(pn, bb0));
+            // dW[g + p][s0 ..] += sum over c of dZ[g + p][bp0 + bb0 + c] pack[bb0 + c][..]
+            blocksOf(gb0, gb1, denseBlockRows, [&](int64_t P, Value *g) {
+              for (int64_t n = 0; n < P * regs; ++n)
+                b.CreateStore(Constant::getNullValue(type), acc[n]);
+              // The next block's dW lines, rows S apart (a page where S >= 1024:
+              // no hardware prefetcher follows them).
+              for (int64_t p = 0; p < P; ++p)
+                for (int64_t line = 0; line < w; line += k.lineElements())
+                  k.prefetch(dW, k.add(k.mul(k.add(g, k.c64(P + p)), k.c64(S)), k.add(s0, k.c64(line))),
+                             /*write=*/true, /*toL1=*/true);
+              Value *col = k.add(bp0, bb0);
+              k.loop(k.c64(0), bn, "c", [&](Value *c) {
+                std::vector<Value *> x;
+                for (int64_t r = 0; r < regs; ++r)
+                  x.push_back(k.loadTile(type, pack, k.add(k.mul(k.add(bb0, c), k.c64(SW)), k.c64(r * lanes))));
+                for (int64_t p = 0; p < P; ++p) {
+                  Value *z = k.splat(type, k.load(dZ, k.add(k.mul(k.add(g, k.c64(p)), B), k.add(col, c))));
+                  for (int64_t r = 0; r < regs; ++r)
+                    b.CreateStore(k.fma(z, x[r], b.CreateLoad(type, acc[p * regs + r])), acc[p * regs + r]);
+                }
+              });
+              for (int64_t p = 0; p < P; ++p)
+                for (int64_t r = 0; r < regs; ++r) {
+                  Value *at = k.add(k.mul(k.add(g, k.c64(p)), k.c64(S)), k.add(s0, k.c64(r * lanes)));
+                  k.storeTile(k.fadd(k.loadTile(type, dW, at), b.CreateLoad(type, acc[p * regs + r])),
+                              dW, at);
+                }
+            });
+          }, BB);
+        }, GB);
+      }, PB);
     });
   }
 
