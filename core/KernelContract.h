@@ -59,6 +59,10 @@ constexpr uint32_t version = 10;
 /// sum added to the output in turn; the runtime gives their vertices larger
 /// tasks. A hint for the task sizes only: results do not depend on it.
 constexpr int64_t denseInnerChunk = 1024;
+/// Output rows per block of the dense kernels (their registers hold this
+/// many rows' sums); the runtime cuts their tasks in multiples of it. A
+/// hint too: results do not depend on it.
+constexpr int64_t denseBlockRows = 6;
 
 enum EdgeSlot : unsigned { Forward, WeightGrad, DataGrad, DataGradScatter, NumEdgeSlots };
 /// The aggregation slots are null except for vertices that combine their

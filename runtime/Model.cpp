@@ -87,13 +87,24 @@ struct Task {
 /// Tasks covering rows [0, rows) x columns [0, batch) of `item`: chunks of
 /// `chunk` rows, and of columns too when `splitColumns` (else they activate
 /// too).
+/// Tasks of wideRowChunk rows are cut from one share of rows per thread,
+/// each share a multiple of the dense kernels' blocks of rows
+/// (contract::denseBlockRows): 2048 rows on 2
+/// threads make shares of 1026 and 1022 rows, where chunks from 0 gave
+/// 1056 and 992.
 void addTasks(uint32_t item, int64_t rows, int64_t batch, bool splitColumns,
               std::vector<Task> &out, int64_t chunk = rowChunk) {
   int64_t columnChunk = splitColumns ? batchChunk : std::max<int64_t>(batch, 1);
-  for (int64_t r = 0; r < rows; r += chunk)
-    for (int64_t c = 0; c < batch; c += columnChunk)
-      out.push_back({item, r, std::min(rows, r + chunk), c, std::min(batch, c + columnChunk),
-                     false, !splitColumns});
+  constexpr int64_t blockRows = contract::denseBlockRows;
+  const int64_t threads = omp_get_max_threads();
+  const int64_t share = chunk == wideRowChunk
+                            ? blockRows * ((rows + blockRows * threads - 1) / (blockRows * threads))
+                            : rows;
+  for (int64_t s = 0; s < rows; s += share)
+    for (int64_t r = s; r < std::min(rows, s + share); r += chunk)
+      for (int64_t c = 0; c < batch; c += columnChunk)
+        out.push_back({item, r, std::min({rows, s + share, r + chunk}), c,
+                       std::min(batch, c + columnChunk), false, !splitColumns});
 }
 
 /// Each thread's share of a list of tasks: indices, in list order.

@@ -506,7 +506,7 @@ public:
   /// registers where there are 32 vector registers (AVX-512: 24
   /// accumulators), else 6 x 2 (12); then one register, then single
   /// columns. The rows left over go by 4, 2 and 1.
-  static constexpr int64_t denseBlockRows[] = {6, 4, 2, 1};
+  static constexpr int64_t denseBlockRows[] = {contract::denseBlockRows, 4, 2, 1};
   std::vector<BlockTile> denseTiles() const {
     const int64_t L = k.lanes, wide = k.target.vectorBits >= 512 ? 4 : 2;
     return {{wide * L, denseBlockRows[0], FixedVectorType::get(k.T, wide * L)},
