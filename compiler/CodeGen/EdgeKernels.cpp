@@ -1036,10 +1036,14 @@ public:
     const int64_t R = k.target.vectorBits >= 512 ? 4 : 2, SW = R * lanes;
     // BB columns per partial sum (the arithmetic), PB packed at once, GB
     // rows per sweep of a packed panel: their dW lines (GB x SW values) stay
-    // in L2 while the panel's blocks of BB columns pass, so dW is read and
-    // written once per PB columns, not per BB (a task of 1024 rows: 2048 x
-    // 2048 backward at batch 256 7% faster; PB = 4 BB was no faster).
-    constexpr int64_t BB = 128, PB = 2 * BB, GB = 192;
+    // in L2 while the panel's blocks of BB columns pass. Where dW outgrows
+    // L2 (2 MiB), PB = 2 BB reads and writes it once per 256 columns, not
+    // per 128 (backward at batch 256, 1 thread: 2048 x 2048 7% faster,
+    // 1024 x 1024 2%); smaller, the larger panel costs more than it saves
+    // (784 x 512: 3% slower).
+    constexpr int64_t BB = 128, GB = 192;
+    const int64_t G = sig.targetCopies * sig.dv, bytes = k.T->getPrimitiveSizeInBits() / 8;
+    const int64_t PB = G * S * bytes > (int64_t(2) << 20) ? 2 * BB : BB;
     Type *vec = FixedVectorType::get(k.T, lanes);
     IRBuilder<> entry(&f->getEntryBlock(), f->getEntryBlock().begin());
     Value *pack = entry.CreateAlloca(k.T, k.c64(PB * SW), "pack"); // [PB][SW]
