@@ -58,14 +58,6 @@ constexpr size_t paramLoopLength = 1 << 15;
 /// it saves.
 constexpr int64_t minParallelWork = 1 << 16;
 
-/// Rows per task of a vertex whose dense linear edges sum over more than
-/// contract::denseInnerChunk source rows per output (or, backward, target
-/// rows per source): their kernels then sum in chunks, and each chunk's
-/// batch tiles (1 MiB at batch 256) are fetched into L2 once per task. 16
-/// rows make 3 blocks of rows per fetch, 96 make 16: a 2048 x 2048 forward
-/// at batch 256 went from 24.8 to 17-19 ms.
-constexpr int64_t wideRowChunk = 96;
-
 /// Too few row chunks of `chunk` rows to keep every thread busy?
 bool fewRows(int64_t rows, int64_t chunk = rowChunk) {
   return (rows + chunk - 1) / chunk < 4 * int64_t(omp_get_max_threads());
@@ -87,24 +79,13 @@ struct Task {
 /// Tasks covering rows [0, rows) x columns [0, batch) of `item`: chunks of
 /// `chunk` rows, and of columns too when `splitColumns` (else they activate
 /// too).
-/// Tasks of wideRowChunk rows are cut from one share of rows per thread,
-/// each share a multiple of the dense kernels' blocks of rows
-/// (contract::denseBlockRows): 2048 rows on 2
-/// threads make shares of 1026 and 1022 rows, where chunks from 0 gave
-/// 1056 and 992.
 void addTasks(uint32_t item, int64_t rows, int64_t batch, bool splitColumns,
               std::vector<Task> &out, int64_t chunk = rowChunk) {
   int64_t columnChunk = splitColumns ? batchChunk : std::max<int64_t>(batch, 1);
-  constexpr int64_t blockRows = contract::denseBlockRows;
-  const int64_t threads = omp_get_max_threads();
-  const int64_t share = chunk == wideRowChunk
-                            ? blockRows * ((rows + blockRows * threads - 1) / (blockRows * threads))
-                            : rows;
-  for (int64_t s = 0; s < rows; s += share)
-    for (int64_t r = s; r < std::min(rows, s + share); r += chunk)
-      for (int64_t c = 0; c < batch; c += columnChunk)
-        out.push_back({item, r, std::min({rows, s + share, r + chunk}), c,
-                       std::min(batch, c + columnChunk), false, !splitColumns});
+  for (int64_t r = 0; r < rows; r += chunk)
+    for (int64_t c = 0; c < batch; c += columnChunk)
+      out.push_back({item, r, std::min(rows, r + chunk), c, std::min(batch, c + columnChunk),
+                     false, !splitColumns});
 }
 
 /// Each thread's share of a list of tasks: indices, in list order.
@@ -783,12 +764,18 @@ private:
     }
   }
 
-  /// Rows per task of a vertex whose kernels run over `edges` (its
-  /// in-edges forward, its out-edges backward): wideRowChunk where all are
+  /// Rows per task of a vertex of `rows` copies whose kernels run over
+  /// `edges` (its in-edges forward, its out-edges backward). Where all are
   /// dense linear maps (implicit rows, each reading every source copy)
-  /// summing together over more than contract::denseInnerChunk rows, else
-  /// rowChunk.
-  int64_t taskRows(const std::vector<size_t> &edges, bool forward) const {
+  /// summing together over more than contract::denseInnerChunk rows, the
+  /// kernels sum in chunks, and each task fetches every chunk's batch tiles
+  /// into L2 (1 MiB at batch 256): then one task per thread, its share of
+  /// the rows a multiple of contract::denseBlockRows (2048 rows on 2
+  /// threads: 1026 and 1022), so each chunk is fetched once per thread.
+  /// Their tasks keep the whole batch (splitBatch). Against tasks of 96
+  /// rows: a 2048 x 2048 forward at batch 256 11-14% faster on 1 and 2
+  /// threads, forward and backward 2-5%. Else rowChunk.
+  int64_t taskRows(int64_t rows, const std::vector<size_t> &edges, bool forward) const {
     int64_t inner = 0;
     for (size_t e : edges) {
       const LiftedEdge &le = g.edges[e];
@@ -798,7 +785,18 @@ private:
       inner += forward ? le.layout.rowLength * int64_t(g.plan.vertices[pe.src].dim)
                        : le.nv * int64_t(g.plan.vertices[pe.dst].dim);
     }
-    return inner > contract::denseInnerChunk ? wideRowChunk : rowChunk;
+    if (inner <= contract::denseInnerChunk)
+      return rowChunk;
+    const int64_t block = contract::denseBlockRows, threads = omp_get_max_threads();
+    return std::max<int64_t>(1, block * ((rows + block * threads - 1) / (block * threads)));
+  }
+
+  /// Do the tasks of a vertex of `rows` copies in chunks of `chunk` rows
+  /// split the batch too? Where the rows are few for the team, except for
+  /// wide dense vertices (a task per thread, taskRows): their kernels would
+  /// read W once more per part of the batch.
+  static bool splitBatch(int64_t rows, int64_t chunk) {
+    return chunk == rowChunk && fewRows(rows, chunk);
   }
 
   /// The tasks of every level for this batch size.
@@ -808,10 +806,11 @@ private:
     for (Level &level : forwardLevels) {
       level.edgeTasks.clear(), level.vertexTasks.clear();
       for (unsigned v : level.vertices) {
-        int64_t rows = p.vertices[v].copies, chunk = taskRows(inEdges[v], true);
+        int64_t rows = p.vertices[v].copies, chunk = taskRows(rows, inEdges[v], true);
         // Few rows: split the batch too, and activate in a second loop.
-        addTasks(v, rows, batch, fewRows(rows, chunk), level.edgeTasks, chunk);
-        if (fewRows(rows, chunk))
+        const bool split = splitBatch(rows, chunk);
+        addTasks(v, rows, batch, split, level.edgeTasks, chunk);
+        if (split)
           addTasks(v, rows, batch, false, level.vertexTasks, chunk);
         for (size_t e : inEdges[v])
           forwardWork += edgeWork(e);
@@ -834,9 +833,10 @@ private:
             level.edgeTasks.push_back({v, 0, 0, b, std::min(batch, b + chunk)});
           continue;
         }
-        const int64_t chunk = taskRows(outEdges[v], false);
-        addTasks(v, rows, batch, fewRows(rows, chunk), level.edgeTasks, chunk);
-        if (fewRows(rows, chunk))
+        const int64_t chunk = taskRows(rows, outEdges[v], false);
+        const bool split = splitBatch(rows, chunk);
+        addTasks(v, rows, batch, split, level.edgeTasks, chunk);
+        if (split)
           addTasks(v, rows, batch, false, level.vertexTasks, chunk);
       }
     }
