@@ -2,8 +2,8 @@
 # Sets everything up and runs the experiments of docs/experiments.md at
 # the sizes reported there (a few hours on 2 cores; section 1's larger
 # runs, listed with their commands in docs/experiments.md, are not here),
-# writing CSVs and
-# PNGs under results/ (then copy them to docs/figures/ to update the report).
+# writing CSVs and PNGs under results/ (then copy them to docs/figures/ to
+# update the report).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh"
