@@ -764,39 +764,44 @@ private:
     }
   }
 
-  /// Rows per task of a vertex of `rows` copies whose kernels run over
-  /// `edges` (its in-edges forward, its out-edges backward). Where all are
-  /// dense linear maps (implicit rows, each reading every source copy)
-  /// summing together over more than contract::denseInnerChunk rows, the
-  /// kernels sum in chunks, and each task fetches every chunk's batch tiles
-  /// into L2 (1 MiB at batch 256): then one task per thread, its share of
-  /// the rows a multiple of contract::denseBlockRows (2048 rows on 2
-  /// threads: 1026 and 1022), so each chunk is fetched once per thread.
-  /// Their tasks keep the whole batch (splitBatch). Against tasks of 96
-  /// rows: a 2048 x 2048 forward at batch 256 11-14% faster on 1 and 2
-  /// threads, forward and backward 2-5%. Else rowChunk.
-  int64_t taskRows(int64_t rows, const std::vector<size_t> &edges, bool forward) const {
+  /// Do a vertex's kernels over `edges` (its in-edges forward, its
+  /// out-edges backward) all run dense linear maps (implicit rows, each
+  /// reading every source copy) summing together over more than
+  /// contract::denseInnerChunk rows? Those kernels sum in chunks, and each
+  /// task fetches every chunk's batch tiles into L2 (1 MiB at batch 256).
+  bool wideDense(const std::vector<size_t> &edges, bool forward) const {
     int64_t inner = 0;
     for (size_t e : edges) {
       const LiftedEdge &le = g.edges[e];
       const PlanEdge &pe = g.plan.edges[e];
       if (pe.map != MapKind::Linear || le.layout.explicitRows || le.layout.stride != 0)
-        return rowChunk;
+        return false;
       inner += forward ? le.layout.rowLength * int64_t(g.plan.vertices[pe.src].dim)
                        : le.nv * int64_t(g.plan.vertices[pe.dst].dim);
     }
-    if (inner <= contract::denseInnerChunk)
-      return rowChunk;
-    const int64_t block = contract::denseBlockRows, threads = omp_get_max_threads();
-    return std::max<int64_t>(1, block * ((rows + block * threads - 1) / (block * threads)));
+    return inner > contract::denseInnerChunk;
   }
 
-  /// Do the tasks of a vertex of `rows` copies in chunks of `chunk` rows
-  /// split the batch too? Where the rows are few for the team, except for
-  /// wide dense vertices (a task per thread, taskRows): their kernels would
-  /// read W once more per part of the batch.
-  static bool splitBatch(int64_t rows, int64_t chunk) {
-    return chunk == rowChunk && fewRows(rows, chunk);
+  /// The edge (and, with few rows, activation) tasks of vertex v of `rows`
+  /// copies. Wide dense vertices get one task per thread over the whole
+  /// batch, its share of the rows a multiple of contract::denseBlockRows
+  /// (2048 rows on 2 threads: 1026 and 1022), so each chunk is fetched once
+  /// per thread; against tasks of 96 rows a 2048 x 2048 forward at batch
+  /// 256 was 11-14% faster on 1 and 2 threads, forward and backward 2-5%
+  /// (splitting the batch too reads W once more per part). Others get
+  /// chunks of rowChunk rows; where those are few for the team, the batch
+  /// is split too and the activation runs in a second loop.
+  void addVertexTasks(unsigned v, int64_t rows, bool wide, Level &level) const {
+    if (wide) {
+      const int64_t block = contract::denseBlockRows, threads = omp_get_max_threads();
+      addTasks(v, rows, batch, false, level.edgeTasks,
+               std::max<int64_t>(1, block * ((rows + block * threads - 1) / (block * threads))));
+      return;
+    }
+    const bool split = fewRows(rows);
+    addTasks(v, rows, batch, split, level.edgeTasks);
+    if (split)
+      addTasks(v, rows, batch, false, level.vertexTasks);
   }
 
   /// The tasks of every level for this batch size.
@@ -806,12 +811,7 @@ private:
     for (Level &level : forwardLevels) {
       level.edgeTasks.clear(), level.vertexTasks.clear();
       for (unsigned v : level.vertices) {
-        int64_t rows = p.vertices[v].copies, chunk = taskRows(rows, inEdges[v], true);
-        // Few rows: split the batch too, and activate in a second loop.
-        const bool split = splitBatch(rows, chunk);
-        addTasks(v, rows, batch, split, level.edgeTasks, chunk);
-        if (split)
-          addTasks(v, rows, batch, false, level.vertexTasks, chunk);
+        addVertexTasks(v, p.vertices[v].copies, wideDense(inEdges[v], true), level);
         for (size_t e : inEdges[v])
           forwardWork += edgeWork(e);
       }
@@ -833,11 +833,7 @@ private:
             level.edgeTasks.push_back({v, 0, 0, b, std::min(batch, b + chunk)});
           continue;
         }
-        const int64_t chunk = taskRows(rows, outEdges[v], false);
-        const bool split = splitBatch(rows, chunk);
-        addTasks(v, rows, batch, split, level.edgeTasks, chunk);
-        if (split)
-          addTasks(v, rows, batch, false, level.vertexTasks, chunk);
+        addVertexTasks(v, rows, wideDense(outEdges[v], false), level);
       }
     }
     // Data gradients of a batch of 1 in forward order where the kernel

@@ -1005,9 +1005,8 @@ public:
   // goes by blocks of PB columns: the block's Y panel of a few source rows
   // is transposed (in registers, lanes x lanes at a time) onto the stack,
   // then, GB output rows at a time, blocks of rows sweep its blocks of BB
-  // columns, each dZ value broadcast against
-  // registers of consecutive source rows: P x R accumulators and no sums
-  // across lanes. Every weight gets dW += (sum over the block's columns in
+  // columns, each dZ value broadcast against registers of consecutive
+  // source rows: P x R accumulators and no sums across lanes. Every weight gets dW += (sum over the block's columns in
   // order, from 0) per block, whatever block of rows or sources holds it.
 
   /// The transpose of n x n values held as n vectors of n lanes: v[i][c]
